@@ -1,0 +1,51 @@
+# Session Ledger: `make help` lists the targets. Every target creates .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint fmt bench bench-full fuzz browser clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the ledger with its dev tools
+
+run: $(STAMP) ## serve the API on the embedded default (SQLite under var/)
+	$(BIN)/ledger serve --host $(HOST) --port $(PORT) --dev
+
+test: $(STAMP) ## run the whole test suite (Postgres tests need LEDGER_TEST_POSTGRES_URL)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP) ## the tests without the slow and browser ones
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+lint: $(STAMP) ## ruff (lint and format check) and mypy --strict
+	$(BIN)/ruff check ledger replay_tools tests bench
+	$(BIN)/ruff format --check ledger replay_tools tests bench
+	$(BIN)/mypy
+
+fmt: $(STAMP) ## format and auto-fix
+	$(BIN)/ruff format ledger replay_tools tests bench
+	$(BIN)/ruff check --fix ledger replay_tools tests bench
+
+bench: $(STAMP) ## quick benchmarks (under 10 minutes): bench/results and bench/RESULTS.md
+	$(BIN)/python -m bench --quick
+
+bench-full: $(STAMP) ## the benchmarks at full size (1,000,000 events)
+	$(BIN)/python -m bench --full
+
+fuzz: $(STAMP) ## a longer schemathesis run against the API
+	LEDGER_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest -q tests/api/test_schemathesis.py
+
+clean: ## remove .venv, var/ and caches
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

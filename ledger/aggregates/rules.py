@@ -1,0 +1,101 @@
+"""Pure rules of the session domain: termination reasons, expiry and client-supplied times.
+
+No clock here: every function that needs "now" takes it as an argument.
+Tests: tests/unit/test_rules.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from ledger.aggregates.errors import FutureTimestamp, InvalidInput
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+DEFAULT_IDLE_TIMEOUT_S = 30 * 60
+DEFAULT_MAX_LIFETIME_S = 10 * 60 * 60
+MAX_TIMEOUT_S = 366 * 24 * 60 * 60
+
+
+class TerminationReason(StrEnum):
+    """Why a session ended. Recorded on every `Session.Terminated`."""
+
+    LOGOUT = "logout"
+    BROWSER_CLOSED = "browser_closed"
+    USER_TERMINATED = "user_terminated"
+    ADMIN_TERMINATED = "admin_terminated"
+    PASSWORD_RESET = "password_reset"
+    ACCOUNT_LOCKED = "account_locked"
+    ACCOUNT_DISABLED = "account_disabled"
+    ACCOUNT_DELETED = "account_deleted"
+    IDLE_TIMEOUT = "idle_timeout"
+    MAX_LIFETIME = "max_lifetime"
+
+
+IDP_REASONS = frozenset({TerminationReason.LOGOUT, TerminationReason.BROWSER_CLOSED})
+REVOKE_REASONS = frozenset(
+    {
+        TerminationReason.ACCOUNT_LOCKED,
+        TerminationReason.ACCOUNT_DISABLED,
+        TerminationReason.ACCOUNT_DELETED,
+    }
+)
+EXPIRY_REASONS = frozenset({TerminationReason.IDLE_TIMEOUT, TerminationReason.MAX_LIFETIME})
+SYSTEM_ACTOR = "system"
+
+
+def parse_reason(value: str, *, allowed: frozenset[TerminationReason] | None = None) -> str:
+    """Return the reason's plain string value, or raise InvalidInput naming the allowed ones."""
+    try:
+        reason = TerminationReason(value)
+    except ValueError:
+        reason = None
+    if reason is None or (allowed is not None and reason not in allowed):
+        names = sorted(r.value for r in (allowed or TerminationReason))
+        msg = f"invalid reason {value!r}: expected one of {', '.join(names)}"
+        raise InvalidInput(msg)
+    return reason.value
+
+
+def check_timeout(value: int, *, what: str) -> int:
+    """Return a timeout in seconds if it is sane (1 s .. 366 days), else raise InvalidInput."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMEOUT_S:
+        msg = f"invalid {what} {value!r}: whole seconds from 1 to {MAX_TIMEOUT_S}"
+        raise InvalidInput(msg)
+    return value
+
+
+def check_client_time(at: datetime, now: datetime) -> datetime:
+    """Return `at` in UTC if it is timezone-aware and not beyond the clock skew into the future."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        msg = f"time {at.isoformat()} has no timezone; send RFC 3339 with Z or an offset"
+        raise InvalidInput(msg)
+    at = at.astimezone(UTC)
+    if at > now + MAX_CLOCK_SKEW:
+        msg = (
+            f"time {at.isoformat()} lies more than {int(MAX_CLOCK_SKEW.total_seconds() // 60)}"
+            f" minutes in the future (server time {now.isoformat()})"
+        )
+        raise FutureTimestamp(msg)
+    return at
+
+
+def expires_at(
+    *, started_at: datetime, last_active_at: datetime, idle_timeout_s: int, max_lifetime_s: int
+) -> datetime:
+    """When the session stops being active: the earlier of its idle and its absolute limit."""
+    return min(
+        last_active_at + timedelta(seconds=idle_timeout_s),
+        started_at + timedelta(seconds=max_lifetime_s),
+    )
+
+
+def expiry_reason(
+    *, started_at: datetime, last_active_at: datetime, idle_timeout_s: int, max_lifetime_s: int
+) -> str:
+    """Which limit `expires_at` is: `max_lifetime` when the absolute limit comes first."""
+    idle_end = last_active_at + timedelta(seconds=idle_timeout_s)
+    hard_end = started_at + timedelta(seconds=max_lifetime_s)
+    if hard_end <= idle_end:
+        return TerminationReason.MAX_LIFETIME.value
+    return TerminationReason.IDLE_TIMEOUT.value

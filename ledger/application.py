@@ -1,0 +1,399 @@
+"""`SessionLedger`, the command side: one method per command, each one transaction.
+
+Every command decides against freshly loaded aggregates and saves them together; a version
+conflict with a concurrent command (same session or same account) is retried a bounded
+number of times with a fresh decision, then reported as `ConcurrencyConflict`.
+Tests: tests/integration/test_ledger_contract.py, tests/properties/test_ledger_machine.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.utils import EnvType
+
+from ledger import validation as check
+from ledger.aggregates import (
+    Account,
+    ConcurrencyConflict,
+    Session,
+    SessionConflict,
+    SessionNotFound,
+    account_uuid,
+    session_uuid,
+)
+from ledger.aggregates.rules import (
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_MAX_LIFETIME_S,
+    IDP_REASONS,
+    REVOKE_REASONS,
+    TerminationReason,
+    check_client_time,
+    check_timeout,
+    parse_reason,
+)
+from ledger.committer import Committer, DirectCommitter, GroupCommitter
+from ledger.outcomes import (
+    ActivityOutcome,
+    BulkOutcome,
+    Decision,
+    ExpireOutcome,
+    StartOutcome,
+    TerminateOutcome,
+)
+from ledger.persistence.transcoder import OrjsonTranscoder
+from ledger.records import record_of
+
+T = TypeVar("T")
+A = TypeVar("A", Session, Account)
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC."""
+    return datetime.now(UTC)
+
+
+class SessionLedger(Application[UUID]):
+    """Records the life of login sessions; the event log is the single source of truth."""
+
+    name = "SessionLedger"
+    snapshotting_intervals = {Account: 100, Session: 100}
+    max_attempts = 12
+
+    def __init__(
+        self,
+        env: EnvType | None = None,
+        *,
+        clock: Clock = utc_now,
+        activity_granularity_s: int = 60,
+        default_idle_timeout_s: int = DEFAULT_IDLE_TIMEOUT_S,
+        default_max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S,
+        group_commit: bool = False,
+        group_commit_max_batch: int = 64,
+        group_commit_max_wait_s: float = 0.0,
+    ) -> None:
+        super().__init__(env)
+        self.clock = clock
+        self.granularity = timedelta(seconds=activity_granularity_s)
+        self.default_idle_timeout_s = check_timeout(default_idle_timeout_s, what="idle timeout")
+        self.default_max_lifetime_s = check_timeout(default_max_lifetime_s, what="max lifetime")
+        self.committer: Committer = (
+            GroupCommitter(self, max_batch=group_commit_max_batch, max_wait_s=group_commit_max_wait_s)
+            if group_commit
+            else DirectCommitter(self)
+        )
+
+    def construct_transcoder(self) -> Transcoder:
+        """Events are encoded with orjson."""
+        return OrjsonTranscoder()
+
+    def close(self) -> None:
+        """Stop the committer, then close the database connections."""
+        self.committer.close()
+        super().close()
+
+    # ------------------------------------------------------------ commands
+
+    def start_session(
+        self,
+        *,
+        tenant: str,
+        user_id: str,
+        session_id: str | None = None,
+        at: datetime | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        application: Mapping[str, Any] | None = None,
+        auth_methods: Sequence[str] | None = None,
+        idle_timeout_s: int | None = None,
+        max_lifetime_s: int | None = None,
+    ) -> StartOutcome:
+        """Record a session start; repeating the same start changes nothing (`created=False`)."""
+        now = self.clock()
+        fields: dict[str, Any] = {
+            "user_id": check.external_id(user_id, what="user_id"),
+            "started_at": check_client_time(at, now) if at is not None else now,
+            "ip": check.ip(ip),
+            "user_agent": check.text(user_agent, what="user_agent", limit=check.MAX_USER_AGENT),
+            "application": check.application(application),
+            "auth_methods": check.auth_methods(auth_methods),
+            "idle_timeout_s": check_timeout(
+                idle_timeout_s or self.default_idle_timeout_s, what="idle_timeout_s"
+            ),
+            "max_lifetime_s": check_timeout(
+                max_lifetime_s or self.default_max_lifetime_s, what="max_lifetime_s"
+            ),
+        }
+        tenant = check.tenant(tenant)
+        sid = check.external_id(session_id, what="session_id") if session_id else str(uuid.uuid4())
+        compared = set(fields) - ({"started_at"} if at is None else set())
+
+        def decide() -> Decision[StartOutcome]:
+            existing = self._find(Session, session_uuid(tenant, sid))
+            if existing is not None:
+                recorded = existing.start_fields()
+                differing = sorted(k for k in compared if recorded[k] != fields[k])
+                if differing:
+                    msg = f"session {sid!r} exists with other {', '.join(differing)}"
+                    raise SessionConflict(msg)
+                return Decision([], StartOutcome(session=record_of(existing), created=False))
+            account = self._find(Account, account_uuid(tenant, fields["user_id"]))
+            if account is None:
+                account = Account(tenant=tenant, user_id=fields["user_id"])
+            session = Session(
+                tenant=tenant,
+                session_id=sid,
+                user_id=fields["user_id"],
+                at=fields["started_at"],
+                ip=fields["ip"],
+                user_agent=fields["user_agent"],
+                application=fields["application"],
+                auth_methods=fields["auth_methods"],
+                idle_timeout_s=fields["idle_timeout_s"],
+                max_lifetime_s=fields["max_lifetime_s"],
+            )
+            account.add_session(session_id=sid, started_at=fields["started_at"])
+            return Decision([session, account], StartOutcome(session=record_of(session)))
+
+        return self._run(decide)
+
+    def record_activity(
+        self,
+        *,
+        tenant: str,
+        session_id: str,
+        at: datetime | None = None,
+        ip: str | None = None,
+        application: Mapping[str, Any] | None = None,
+    ) -> ActivityOutcome:
+        """Record activity (and SSO into `application`); refused once the session has ended."""
+        now = self.clock()
+        when = check_client_time(at, now) if at is not None else now
+        address, app = check.ip(ip), check.application(application)
+
+        def decide() -> Decision[ActivityOutcome]:
+            session = self._session(tenant, session_id)
+            joined = session.join(application=app, at=when) if app else False
+            recorded = session.record_activity(at=when, ip=address, granularity=self.granularity)
+            outcome = ActivityOutcome(recorded=recorded, joined=joined, session=record_of(session))
+            return Decision([session], outcome)
+
+        return self._run(decide)
+
+    def terminate_session(
+        self,
+        *,
+        tenant: str,
+        session_id: str,
+        reason: str,
+        actor: str,
+        at: datetime | None = None,
+        cause: str | None = None,
+        user_id: str | None = None,
+    ) -> TerminateOutcome:
+        """End one session. With `user_id`, a session of another user is `SessionNotFound`."""
+        now = self.clock()
+        when = check_client_time(at, now) if at is not None else now
+        reason = parse_reason(reason)
+        actor = check.actor(actor)
+        cause = check.text(cause, what="cause", limit=check.MAX_CAUSE)
+
+        def decide() -> Decision[TerminateOutcome]:
+            session = self._session(tenant, session_id)
+            if user_id is not None and session.user_id != user_id:
+                raise SessionNotFound(f"no session {session_id!r}")
+            recorded = session.terminate(at=when, reason=reason, actor=actor, cause=cause)
+            if recorded is None:
+                return Decision([], TerminateOutcome(reason=session.termination_reason))
+            account = self._account(tenant, session.user_id)
+            assert session.ended_at is not None
+            account.close_sessions(session_ids=[session.session_id], at=session.ended_at)
+            outcome = TerminateOutcome(
+                terminated=recorded == reason, reason=recorded, session=record_of(session)
+            )
+            return Decision([session, account], outcome)
+
+        return self._run(decide)
+
+    def terminate_all(
+        self,
+        *,
+        tenant: str,
+        user_id: str,
+        reason: str,
+        actor: str,
+        at: datetime | None = None,
+        keep_session_id: str | None = None,
+    ) -> BulkOutcome:
+        """End every open session of the user (but `keep_session_id`) in one transaction."""
+        return self._bulk(
+            tenant, user_id, reason=parse_reason(reason), actor=actor, at=at, keep=keep_session_id
+        )
+
+    def reset_password(
+        self,
+        *,
+        tenant: str,
+        user_id: str,
+        actor: str,
+        at: datetime | None = None,
+        keep_session_id: str | None = None,
+    ) -> BulkOutcome:
+        """Record a password reset and end every session recorded before it, atomically."""
+        return self._bulk(
+            tenant,
+            user_id,
+            reason=TerminationReason.PASSWORD_RESET.value,
+            actor=actor,
+            at=at,
+            keep=keep_session_id,
+            account_event="reset",
+        )
+
+    def revoke(
+        self, *, tenant: str, user_id: str, reason: str, actor: str, at: datetime | None = None
+    ) -> BulkOutcome:
+        """Record that the account was locked, disabled or deleted, ending all its sessions."""
+        return self._bulk(
+            tenant,
+            user_id,
+            reason=parse_reason(reason, allowed=REVOKE_REASONS),
+            actor=actor,
+            at=at,
+            account_event="revoke",
+        )
+
+    def logout(
+        self, *, tenant: str, session_id: str, reason: str, actor: str, at: datetime | None = None,
+        cause: str | None = None,
+    ) -> TerminateOutcome:
+        """A termination reported by the IdP: `logout` or `browser_closed`."""
+        checked = parse_reason(reason, allowed=IDP_REASONS)
+        return self.terminate_session(
+            tenant=tenant, session_id=session_id, reason=checked, actor=actor, at=at, cause=cause
+        )
+
+    def expire_sessions(
+        self, candidates: Iterable[tuple[str, str]], *, now: datetime | None = None
+    ) -> ExpireOutcome:
+        """The reaper: record the expiry of each candidate (tenant, session_id) that is due."""
+        moment = now or self.clock()
+        expired: list[tuple[str, str, str]] = []
+        position: int | None = None
+        for tenant, session_id in candidates:
+            try:
+                outcome = self._expire_one(tenant, session_id, moment)
+            except SessionNotFound:
+                continue
+            if outcome.reason is not None:
+                expired.append((tenant, session_id, outcome.reason))
+                position = max(position or 0, outcome.position or 0) or position
+        return ExpireOutcome(position=position, expired=expired)
+
+    # ------------------------------------------------------------- helpers
+
+    def _expire_one(self, tenant: str, session_id: str, now: datetime) -> TerminateOutcome:
+        def decide() -> Decision[TerminateOutcome]:
+            session = self._session(tenant, session_id)
+            reason = session.expire(now=now)
+            if reason is None:
+                return Decision([], TerminateOutcome())
+            account = self._account(tenant, session.user_id)
+            assert session.ended_at is not None
+            account.close_sessions(session_ids=[session.session_id], at=session.ended_at)
+            return Decision([session, account], TerminateOutcome(terminated=True, reason=reason))
+
+        return self._run(decide)
+
+    def _bulk(
+        self,
+        tenant: str,
+        user_id: str,
+        *,
+        reason: str,
+        actor: str,
+        at: datetime | None,
+        keep: str | None = None,
+        account_event: str | None = None,
+    ) -> BulkOutcome:
+        now = self.clock()
+        when = check_client_time(at, now) if at is not None else now
+        tenant, actor = check.tenant(tenant), check.actor(actor)
+        user_id = check.external_id(user_id, what="user_id")
+
+        def decide() -> Decision[BulkOutcome]:
+            account = self._find(Account, account_uuid(tenant, user_id))
+            if account is None:
+                if account_event is None:
+                    return Decision([], BulkOutcome())
+                account = Account(tenant=tenant, user_id=user_id)
+            event_id = account.next_event_id() if account_event else None
+            changed: list[Session] = []
+            terminated: list[str] = []
+            expired: list[str] = []
+            for sid in account.active_session_ids:
+                if sid == keep:
+                    continue
+                session = self._session(tenant, sid)
+                recorded = session.terminate(at=when, reason=reason, actor=actor, cause=event_id)
+                changed.append(session)
+                if recorded == reason:
+                    terminated.append(sid)
+                elif recorded is not None:
+                    expired.append(sid)
+            closed = terminated + expired
+            if account_event == "reset":
+                assert event_id is not None
+                account.reset_password(at=when, actor=actor, reset_id=event_id, closed=closed)
+            elif account_event == "revoke":
+                assert event_id is not None
+                account.revoke(
+                    reason=reason, at=when, actor=actor, revoke_id=event_id, closed=closed
+                )
+            else:
+                account.close_sessions(session_ids=closed, at=when)
+            outcome = BulkOutcome(terminated=terminated, expired=expired, event_id=event_id)
+            return Decision([account, *changed], outcome)
+
+        return self._run(decide)
+
+    def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, cls) else None
+
+    def _session(self, tenant: str, session_id: str) -> Session:
+        session = self._find(Session, session_uuid(tenant, session_id))
+        if session is None:
+            raise SessionNotFound(f"no session {session_id!r}")
+        return session
+
+    def _account(self, tenant: str, user_id: str) -> Account:
+        account = self._find(Account, account_uuid(tenant, user_id))
+        if account is None:  # pragma: no cover - a session always has an account
+            account = Account(tenant=tenant, user_id=user_id)
+        return account
+
+    def _run(self, decide: Callable[[], Decision[T]]) -> T:
+        for attempt in range(self.max_attempts):
+            decision = decide()
+            try:
+                position = self.committer.commit(decision.aggregates)
+            except IntegrityError:
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))  # noqa: S311
+                continue
+            return dataclasses.replace(decision.result, position=position)  # type: ignore[type-var]
+        msg = f"gave up after {self.max_attempts} attempts: concurrent commands kept conflicting"
+        raise ConcurrencyConflict(msg)

@@ -1,0 +1,97 @@
+"""One settings object (pydantic-settings), built by `load_settings()`, never at import time.
+
+Every setting is an environment variable `LEDGER_<NAME>`. An invalid or unsafe value stops
+the ledger with one line naming the variable. Tests: tests/unit/test_config.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger.errors import ConfigError
+from ledger.persistence.url import DatabaseURL
+
+MIN_SECRET_BYTES = 32
+
+
+class Settings(BaseSettings):
+    """The ledger's configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite:///var/ledger.sqlite3"
+    views_database_url: str | None = None
+    consistency_timeout_s: float = Field(2.0, gt=0, le=60)
+    activity_granularity_s: int = Field(60, ge=0, le=86_400)
+    default_idle_timeout_s: int = Field(1800, ge=1, le=366 * 86_400)
+    default_max_lifetime_s: int = Field(36_000, ge=1, le=366 * 86_400)
+    group_commit: bool = True
+    group_commit_max_batch: int = Field(64, ge=1, le=10_000)
+    group_commit_max_wait_ms: float = Field(0.0, ge=0, le=100)
+    reaper_interval_s: float = Field(15.0, gt=0, le=3600)
+    seal_interval_s: float = Field(300.0, gt=0)
+    run_projections: bool = True
+    pg_pool_size: int = Field(10, ge=1, le=200)
+
+    jwt_secret: SecretStr | None = None
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway_s: int = Field(30, ge=0, le=300)
+    tenant_claim: str = "tenant"
+    backchannel_audience: str | None = None
+    dev_secret_file: Path = Path("var/dev-secret")
+    dev_mode: bool = False
+
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+
+    @model_validator(mode="after")
+    def _check_safety(self) -> Settings:
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+        if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"jwt_secret: shorter than {MIN_SECRET_BYTES} bytes")
+        if self.jwks_file is not None and self.jwks_url is not None:
+            raise ValueError("jwks_url: set either LEDGER_JWKS_FILE or LEDGER_JWKS_URL, not both")
+        if self.jwks_url is not None and not self.jwks_url.startswith("https://"):
+            if not self.jwks_url.startswith(("http://127.0.0.1", "http://localhost")):
+                raise ValueError("jwks_url: must be https:// (http only for localhost)")
+        return self
+
+    @property
+    def events_url(self) -> DatabaseURL:
+        """The parsed events database URL."""
+        return DatabaseURL.parse(self.database_url, setting="LEDGER_DATABASE_URL")
+
+    @property
+    def views_url(self) -> DatabaseURL:
+        """The parsed views database URL (the events database unless set)."""
+        if self.views_database_url is None:
+            return self.events_url
+        return DatabaseURL.parse(self.views_database_url, setting="LEDGER_VIEWS_DATABASE_URL")
+
+    @property
+    def has_signing_keys(self) -> bool:
+        """True when a secret or a JWKS is configured (else development mode)."""
+        return bool(self.jwt_secret or self.jwks_file or self.jwks_url)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment (and overrides), or raise ConfigError."""
+    try:
+        settings = Settings(**overrides)
+        _ = settings.events_url, settings.views_url
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = str(first["loc"][0]) if first["loc"] else ""
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if not loc and ":" in message:
+            loc, message = (part.strip() for part in message.split(":", 1))
+        raise ConfigError(f"LEDGER_{loc.upper()}", message) from None
+    return settings

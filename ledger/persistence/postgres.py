@@ -1,0 +1,78 @@
+"""PostgreSQL recorder: the library's application recorder, append-only and insert-only.
+
+* A trigger refuses UPDATE, DELETE and TRUNCATE on the events table (installed with the
+  table, idempotently, and by `ledger db init`).
+* Writers are serialised by a transaction-scoped advisory lock instead of the library's
+  `LOCK TABLE ... IN EXCLUSIVE MODE`, which needs UPDATE/DELETE privilege: with the advisory
+  lock a role with INSERT and SELECT only can record events. Commit order still equals
+  notification-id order, so readers never skip a notification.
+The library's recorder test cases run against it: tests/integration/test_recorders.py.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import sql
+
+TRIGGER_FUNCTION = "ledger_refuse_change"
+ROW_TRIGGER = "ledger_append_only"
+TRUNCATE_TRIGGER = "ledger_no_truncate"
+
+
+def advisory_lock_key(schema: str, table: str) -> int:
+    """A stable 32-bit key for the writers' lock on `schema.table`."""
+    return zlib.crc32(f"ledger-writers:{schema}.{table}".encode())
+
+
+def append_only_statements(schema: str, table: str) -> list[sql.Composed]:
+    """Idempotent DDL that makes `schema.table` refuse UPDATE, DELETE and TRUNCATE."""
+    qualified = sql.Literal(f"{schema}.{table}")
+    function = sql.SQL(
+        "CREATE OR REPLACE FUNCTION {schema}.{function}() RETURNS trigger "
+        "LANGUAGE plpgsql AS $body$ BEGIN "
+        "RAISE EXCEPTION 'the session ledger is append-only: % on % refused', "
+        "TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege'; "
+        "END $body$"
+    ).format(schema=sql.Identifier(schema), function=sql.Identifier(TRIGGER_FUNCTION))
+    triggers = sql.SQL(
+        "DO $do$ BEGIN "
+        "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = {row_name} "
+        "AND tgrelid = {qualified}::regclass) THEN "
+        "CREATE TRIGGER {row_trigger} BEFORE UPDATE OR DELETE ON {schema}.{table} "
+        "FOR EACH ROW EXECUTE FUNCTION {schema}.{function}(); END IF; "
+        "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = {truncate_name} "
+        "AND tgrelid = {qualified}::regclass) THEN "
+        "CREATE TRIGGER {truncate_trigger} BEFORE TRUNCATE ON {schema}.{table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION {schema}.{function}(); END IF; "
+        "END $do$"
+    ).format(
+        row_name=sql.Literal(ROW_TRIGGER),
+        truncate_name=sql.Literal(TRUNCATE_TRIGGER),
+        qualified=qualified,
+        row_trigger=sql.Identifier(ROW_TRIGGER),
+        truncate_trigger=sql.Identifier(TRUNCATE_TRIGGER),
+        schema=sql.Identifier(schema),
+        table=sql.Identifier(table),
+        function=sql.Identifier(TRIGGER_FUNCTION),
+    )
+    return [function, triggers]
+
+
+class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """The library's recorder with the append-only guard and the advisory writers' lock."""
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = self.datastore.schema
+        self.writers_lock_key = advisory_lock_key(schema, self.events_table_name)
+        self.lock_table_statements = [
+            sql.SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
+            sql.SQL("SELECT pg_advisory_xact_lock({0})").format(self.writers_lock_key),
+        ]
+        self.sql_create_statements.extend(
+            append_only_statements(schema, self.events_table_name)
+        )

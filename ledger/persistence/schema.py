@@ -1,0 +1,161 @@
+"""Reachability and schema checks run before the ledger touches a database.
+
+`prepare_database` turns an unreachable server, a file that is not SQLite, or a database
+written by an incompatible ledger into one ConfigError naming the setting.
+Tests: tests/integration/test_startup_errors.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+
+import psycopg
+from psycopg import sql
+
+from ledger.errors import ConfigError
+from ledger.persistence.url import DatabaseURL
+
+SCHEMA_VERSION = 1
+META_TABLE = "ledger_meta"
+EVENT_COLUMNS = {"originator_id", "originator_version", "topic", "state"}
+
+
+def events_table(url: DatabaseURL, app_name: str = "SessionLedger") -> str:
+    """The name the library gives the events table on this backend."""
+    return "stored_events" if url.kind == "sqlite" else f"{app_name.lower()}_events"
+
+
+@contextmanager
+def pg_connect(
+    url: DatabaseURL, *, setting: str, autocommit: bool = True
+) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A psycopg connection, or ConfigError saying why there is none."""
+    try:
+        conn = psycopg.connect(**url.conninfo(), connect_timeout=5, autocommit=autocommit)
+    except psycopg.Error as e:
+        reason = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+        reason = reason or type(e).__name__
+        raise ConfigError(setting, f"cannot connect to {url.redacted()}: {reason}") from None
+    with conn:
+        yield conn
+
+
+def prepare_database(url: DatabaseURL, *, setting: str = "LEDGER_DATABASE_URL") -> None:
+    """Check the database can be used by this ledger and record its schema version."""
+    if url.kind == "sqlite":
+        _prepare_sqlite(url, setting)
+    else:
+        _prepare_postgres(url, setting)
+
+
+def _check_version(found: str | None, has_events: bool, columns: set[str], setting: str) -> None:
+    if found is not None and found != str(SCHEMA_VERSION):
+        raise ConfigError(
+            setting,
+            f"database was written by ledger schema version {found}; "
+            f"this ledger reads version {SCHEMA_VERSION}",
+        )
+    if found is None and has_events and not EVENT_COLUMNS <= columns:
+        raise ConfigError(
+            setting, "database holds an events table the ledger did not create (other columns)"
+        )
+
+
+def _prepare_sqlite(url: DatabaseURL, setting: str) -> None:
+    assert url.path is not None
+    try:
+        url.path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(setting, f"cannot create folder {url.path.parent}: {e.strerror}") from None
+    try:
+        with closing(sqlite3.connect(url.path, timeout=10)) as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            found = None
+            if META_TABLE in tables:
+                row = conn.execute(
+                    f"SELECT value FROM {META_TABLE} WHERE key='schema_version'"  # noqa: S608
+                ).fetchone()
+                found = row[0] if row else None
+            columns: set[str] = set()
+            if "stored_events" in tables:
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(stored_events)")}
+            _check_version(found, "stored_events" in tables, columns, setting)
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT)"
+            )
+            conn.execute(
+                f"INSERT OR IGNORE INTO {META_TABLE} VALUES ('schema_version', ?)",  # noqa: S608
+                (str(SCHEMA_VERSION),),
+            )
+            conn.commit()
+    except sqlite3.DatabaseError as e:
+        raise ConfigError(setting, f"{url.path} is not a usable SQLite database: {e}") from None
+
+
+def _prepare_postgres(url: DatabaseURL, setting: str) -> None:
+    table = events_table(url)
+    with pg_connect(url, setting=setting) as conn:
+        try:
+            conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(url.schema))
+            )
+        except psycopg.errors.InsufficientPrivilege:
+            pass  # an insert-only role: `ledger db init` made the schema
+        meta = sql.Identifier(url.schema, META_TABLE)
+        exists = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (f"{url.schema}.{META_TABLE}",)
+        ).fetchone()
+        found = None
+        if exists and exists[0]:
+            row = conn.execute(
+                sql.SQL("SELECT value FROM {} WHERE key='schema_version'").format(meta)
+            ).fetchone()
+            found = str(row[0]) if row else None
+        columns = {
+            str(r[0])
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema=%s AND table_name=%s",
+                (url.schema, table),
+            )
+        }
+        _check_version(found, bool(columns), columns, setting)
+        if found is None:
+            conn.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, value text)").format(
+                    meta
+                )
+            )
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} VALUES ('schema_version', %s) ON CONFLICT DO NOTHING"
+                ).format(meta),
+                (str(SCHEMA_VERSION),),
+            )
+
+
+def grant_insert_only(url: DatabaseURL, role: str, *, view_tables: list[str]) -> None:
+    """Let `role` append and read events (never change them) and maintain the views."""
+    events = events_table(url)
+    snapshots = events.replace("_events", "_snapshots")
+    schema = sql.Identifier(url.schema)
+    who = sql.Identifier(role)
+    with pg_connect(url, setting="LEDGER_DATABASE_URL") as conn:
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, who))
+        for table in (events, snapshots, META_TABLE):
+            conn.execute(
+                sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
+                    sql.Identifier(url.schema, table), who
+                )
+            )
+        conn.execute(
+            sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(schema, who)
+        )
+        for table in view_tables:
+            conn.execute(
+                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
+                    sql.Identifier(url.schema, table), who
+                )
+            )

@@ -1,0 +1,271 @@
+"""Read model `active_sessions`: which sessions are open, per tenant and user.
+
+A row exists from a session's start until its termination is projected; queries also hide
+rows past `expires_at` at query time, so an expired session is never shown as open, even
+before the reaper has recorded the expiry. Indexes: see `view_ddl` (each names its query).
+Tests: tests/integration/test_views_contract.py, tests/properties/test_views_model.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from ledger.aggregates import session_uuid
+from ledger.projections.batching import BatchingProjection, SessionView
+from ledger.projections.deltas import SessionDelta, to_us
+from ledger.projections.pages import Page, check_limit, decode_cursor, encode_cursor
+from ledger.projections.rows import (
+    START_COLUMNS,
+    as_uuid,
+    json_append_param,
+    json_append_sql,
+    plain_row,
+    record_from_row,
+    start_values,
+)
+from ledger.projections.storage import PostgresViewStorage, SQLiteViewStorage
+from ledger.records import SessionRecord
+
+COLUMNS = ", ".join(START_COLUMNS)
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """Filters of the tenant-wide list; all optional."""
+
+    user_id: str | None = None
+    application_id: str | None = None
+    ip: str | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+
+
+class ActiveSessionsView(SessionView):
+    """The open sessions; queries take `now` to hide sessions already past expiry."""
+
+    name = "active_sessions"
+
+    def view_tables(self) -> list[str]:
+        """Child table first."""
+        return ["active_session_apps", "active_sessions"]
+
+    def view_ddl(self) -> list[str]:
+        """Tables, and the index behind each query."""
+        pg = self.dialect == "postgresql"
+        key, js, big = ("uuid", "jsonb", "bigint") if pg else ("TEXT", "TEXT", "INTEGER")
+        s, a, p = self.t("active_sessions"), self.t("active_session_apps"), self.prefix
+        return [
+            f"CREATE TABLE IF NOT EXISTS {s} (session_key {key} PRIMARY KEY,"
+            f" tenant TEXT NOT NULL, session_id TEXT NOT NULL, user_id TEXT NOT NULL,"
+            f" started_at {big} NOT NULL, last_active_at {big} NOT NULL,"
+            f" expires_at {big} NOT NULL, hard_expires_at {big} NOT NULL,"
+            f" idle_timeout_s {big} NOT NULL, ip TEXT, user_agent TEXT,"
+            f" applications {js} NOT NULL, auth_methods {js} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {a} (session_key {key} NOT NULL,"
+            f" app_id TEXT NOT NULL, tenant TEXT NOT NULL, started_at {big} NOT NULL,"
+            " PRIMARY KEY (session_key, app_id))",
+            # user_sessions, count_by_user, list_sessions filtered by user
+            f"CREATE INDEX IF NOT EXISTS {p}active_sessions_user_idx ON {s}"
+            " (tenant, user_id, started_at DESC, session_key DESC)",
+            # list_sessions (newest first), with started_after / started_before
+            f"CREATE INDEX IF NOT EXISTS {p}active_sessions_tenant_idx ON {s}"
+            " (tenant, started_at DESC, session_key DESC)",
+            # list_sessions filtered by ip
+            f"CREATE INDEX IF NOT EXISTS {p}active_sessions_ip_idx ON {s}"
+            " (tenant, ip, started_at DESC, session_key DESC)",
+            # due (the reaper)
+            f"CREATE INDEX IF NOT EXISTS {p}active_sessions_expiry_idx ON {s} (expires_at)",
+            # list_sessions filtered by application
+            f"CREATE INDEX IF NOT EXISTS {p}active_session_apps_idx ON {a}"
+            " (tenant, app_id, started_at DESC, session_key DESC)",
+        ]
+
+    # ------------------------------------------------------------------ writes
+
+    def apply(self, deltas: Sequence[SessionDelta], tracking: Tracking) -> None:
+        """One transaction: tracking first (refuses a replay), then the rows."""
+        s, a = self.t("active_sessions"), self.t("active_session_apps")
+        inserts: list[tuple[Any, ...]] = []
+        start_apps: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        deletes: list[tuple[Any, ...]] = []
+        appends: list[tuple[Any, ...]] = []
+        joins: list[tuple[Any, ...]] = []
+        for d in deltas:
+            k = self.key(d.key)
+            if d.ended:
+                if d.start is None:
+                    deletes.append((k,))
+            elif d.start is not None:
+                row = d.start_row()
+                inserts.append(start_values(k, row, self))
+                start_apps += [
+                    (k, app["id"], row["tenant"], row["started_at"]) for app in row["applications"]
+                ]
+            else:
+                if d.last_active_us is not None:
+                    updates.append((d.last_active_us, d.ip, d.last_active_us, k))
+                for app in d.joined:
+                    appends.append((json_append_param(self, app), k))
+                    joins.append((app["id"], k))
+        gt, lt = self.greatest(), self.least()
+        with self.txn(commit=True) as c:
+            self.write_tracking(c, tracking)
+            if deletes:
+                c.executemany(f"DELETE FROM {a} WHERE session_key = ?", deletes)
+                c.executemany(f"DELETE FROM {s} WHERE session_key = ?", deletes)
+            if inserts:
+                marks = ", ".join("?" * len(START_COLUMNS))
+                c.executemany(f"INSERT INTO {s} ({COLUMNS}) VALUES ({marks})", inserts)
+            if start_apps:
+                c.executemany(f"INSERT INTO {a} VALUES (?, ?, ?, ?)", start_apps)
+            if updates:
+                c.executemany(
+                    f"UPDATE {s} SET last_active_at = {gt}(last_active_at, ?),"
+                    f" ip = COALESCE(?, ip), expires_at = {lt}({gt}(last_active_at, ?)"
+                    " + idle_timeout_s * 1000000, hard_expires_at) WHERE session_key = ?",
+                    updates,
+                )
+            if appends:
+                c.executemany(
+                    f"UPDATE {s} SET applications = {json_append_sql(self.dialect)}"
+                    " WHERE session_key = ?",
+                    appends,
+                )
+                c.executemany(
+                    f"INSERT INTO {a} SELECT session_key, ?, tenant, started_at FROM {s}"  # noqa: S608
+                    " WHERE session_key = ?",
+                    joins,
+                )
+
+    # ----------------------------------------------------------------- queries
+
+    def user_sessions(self, tenant: str, user_id: str, *, now: datetime) -> list[SessionRecord]:
+        """The user's open sessions, newest first (at most 1000)."""
+        with self.txn(commit=False) as c:
+            c.execute(
+                f"SELECT {COLUMNS} FROM {self.t('active_sessions')} WHERE tenant = ?"  # noqa: S608
+                " AND user_id = ? AND expires_at > ?"
+                " ORDER BY started_at DESC, session_key DESC LIMIT 1000",
+                (tenant, user_id, to_us(now)),
+            )
+            return [record_from_row(r, self) for r in c.fetchall()]
+
+    def get(self, tenant: str, session_id: str, *, now: datetime) -> SessionRecord | None:
+        """One open session, or None."""
+        with self.txn(commit=False) as c:
+            c.execute(
+                f"SELECT {COLUMNS} FROM {self.t('active_sessions')}"  # noqa: S608
+                " WHERE session_key = ? AND tenant = ? AND expires_at > ?",
+                (self.key(session_uuid(tenant, session_id)), tenant, to_us(now)),
+            )
+            row = c.fetchone()
+        return record_from_row(row, self) if row is not None else None
+
+    def list_sessions(
+        self,
+        tenant: str,
+        *,
+        now: datetime,
+        filters: SessionFilter | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """The tenant's open sessions, newest first, filtered, one page at a time."""
+        f, limit = filters or SessionFilter(), check_limit(limit)
+        s, a = self.t("active_sessions"), self.t("active_session_apps")
+        o = "a" if f.application_id else "s"
+        source = f"{a} a JOIN {s} s ON s.session_key = a.session_key" if o == "a" else f"{s} s"
+        where, params = [f"{o}.tenant = ?", "s.expires_at > ?"], [tenant, to_us(now)]
+        for clause, value in (
+            ("a.app_id = ?", f.application_id),
+            ("s.user_id = ?", f.user_id),
+            ("s.ip = ?", f.ip),
+            (f"{o}.started_at >= ?", f.started_after and to_us(f.started_after)),
+            (f"{o}.started_at < ?", f.started_before and to_us(f.started_before)),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if cursor is not None:
+            started_us, key = decode_cursor(cursor)
+            where.append(f"({o}.started_at, {o}.session_key) < (?, ?)")
+            params += [started_us, self.key(key)]
+        columns = ", ".join(f"s.{c}" for c in START_COLUMNS)
+        with self.txn(commit=False) as c:
+            c.execute(
+                f"SELECT {columns} FROM {source} WHERE {' AND '.join(where)}"  # noqa: S608
+                f" ORDER BY {o}.started_at DESC, {o}.session_key DESC LIMIT ?",
+                (*params, limit + 1),
+            )
+            rows = c.fetchall()
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(last["started_at"], as_uuid(last["session_key"]))
+        return Page([record_from_row(r, self) for r in rows[:limit]], next_cursor)
+
+    def count_by_user(
+        self, tenant: str, *, now: datetime, prefix: str | None = None, limit: int = 100
+    ) -> list[tuple[str, int]]:
+        """(user_id, open sessions) of the tenant's users, by user id, optionally by prefix."""
+        where, params = ["tenant = ?", "expires_at > ?"], [tenant, to_us(now)]
+        if prefix:
+            where += ["user_id >= ?", "user_id < ?"]
+            params += [prefix, prefix + "\U0010ffff"]
+        with self.txn(commit=False) as c:
+            c.execute(
+                f"SELECT user_id, COUNT(*) AS n FROM {self.t('active_sessions')}"  # noqa: S608
+                f" WHERE {' AND '.join(where)} GROUP BY user_id ORDER BY user_id LIMIT ?",
+                (*params, check_limit(limit)),
+            )
+            return [(r["user_id"], int(r["n"])) for r in c.fetchall()]
+
+    def due(self, *, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
+        """(tenant, session_id) of sessions past expiry whose termination is not recorded."""
+        with self.txn(commit=False) as c:
+            c.execute(
+                f"SELECT tenant, session_id FROM {self.t('active_sessions')}"  # noqa: S608
+                " WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+                (to_us(now), limit),
+            )
+            return [(r["tenant"], r["session_id"]) for r in c.fetchall()]
+
+    def count(self) -> int:
+        """Rows in the view (expired-unrecorded included)."""
+        with self.txn(commit=False) as c:
+            c.execute(f"SELECT COUNT(*) AS n FROM {self.t('active_sessions')}")  # noqa: S608
+            return int(c.fetchone()["n"])
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """Every row of both tables as plain tuples, in key order (for `verify`)."""
+        with self.txn(commit=False) as c:
+            c.execute(f"SELECT {COLUMNS} FROM {self.t('active_sessions')} ORDER BY session_key")  # noqa: S608
+            for r in c.fetchall():
+                yield plain_row("active_sessions", r, START_COLUMNS, self)
+            columns = ["session_key", "app_id", "tenant", "started_at"]
+            c.execute(
+                f"SELECT {', '.join(columns)} FROM {self.t('active_session_apps')}"  # noqa: S608
+                " ORDER BY session_key, app_id"
+            )
+            for r in c.fetchall():
+                yield plain_row("active_session_apps", r, columns, self)
+
+
+class SQLiteActiveSessionsView(ActiveSessionsView, SQLiteViewStorage):
+    """`active_sessions` in SQLite."""
+
+
+class PostgresActiveSessionsView(ActiveSessionsView, PostgresViewStorage):
+    """`active_sessions` in PostgreSQL."""
+
+
+class ActiveSessions(BatchingProjection[ActiveSessionsView]):
+    """Keeps `active_sessions` up to date from the notification log."""
+
+    name = "active_sessions"

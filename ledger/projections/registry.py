@@ -1,0 +1,66 @@
+"""The ledger's projections by name, and the view class for each database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ledger.persistence.url import DatabaseURL
+from ledger.projections.active_sessions import (
+    ActiveSessions,
+    ActiveSessionsView,
+    PostgresActiveSessionsView,
+    SQLiteActiveSessionsView,
+)
+from ledger.projections.batching import BatchingProjection, SessionView
+from ledger.projections.session_history import (
+    PostgresSessionHistoryView,
+    SessionHistory,
+    SessionHistoryView,
+    SQLiteSessionHistoryView,
+)
+
+
+@dataclass(frozen=True)
+class ProjectionSpec:
+    """A projection class and its view classes."""
+
+    name: str
+    projection: type[BatchingProjection[SessionView]]
+    interface: type[SessionView]
+    sqlite: type[SessionView]
+    postgres: type[SessionView]
+
+    def view_class(self, url: DatabaseURL) -> type[SessionView]:
+        """The view class for the database at `url`."""
+        return self.postgres if url.is_postgres else self.sqlite
+
+
+PROJECTIONS: dict[str, ProjectionSpec] = {
+    "active_sessions": ProjectionSpec(
+        "active_sessions",
+        ActiveSessions,  # type: ignore[arg-type]
+        ActiveSessionsView,
+        SQLiteActiveSessionsView,
+        PostgresActiveSessionsView,
+    ),
+    "session_history": ProjectionSpec(
+        "session_history",
+        SessionHistory,  # type: ignore[arg-type]
+        SessionHistoryView,
+        SQLiteSessionHistoryView,
+        PostgresSessionHistoryView,
+    ),
+}
+
+
+def view_env(name: str, events: DatabaseURL, views: DatabaseURL) -> dict[str, str]:
+    """The environment for a projection: events database, with its view's database prefixed.
+
+    The library looks up `<NAME>_<KEY>` before `<KEY>` for a projection named NAME, so the
+    view can live in another database than the events.
+    """
+    env = events.library_env()
+    prefix = name.upper()
+    for key, value in views.library_env().items():
+        env[f"{prefix}_{key}"] = value
+    return env

@@ -1,0 +1,214 @@
+"""Keeps the views up to date: the library's `ProjectionRunner`, supervised and waitable.
+
+* One `ProjectionRunner` per projection (LISTEN/NOTIFY on PostgreSQL, our polling
+  subscription on SQLite). A failed runner is restarted from its tracking position.
+* On PostgreSQL a session advisory lock keeps one runner per projection across processes;
+  another process waits for it (and takes over if the first dies). On SQLite a file lock.
+* `wait(position)` returns once every view has processed `position` (read-your-writes).
+Tests: tests/integration/test_projection_runner.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import threading
+import time
+import zlib
+from typing import Any
+
+import psycopg
+from eventsourcing.projection import ProjectionRunner
+
+from ledger.persistence.url import DatabaseURL
+from ledger.projections.batching import SessionView
+from ledger.projections.registry import PROJECTIONS, ProjectionSpec, view_env
+
+log = logging.getLogger("ledger.projections")
+APP_NAME = "SessionLedger"
+
+
+class ProjectionLock:
+    """Held by the one process that runs a projection (advisory lock or file lock)."""
+
+    def __init__(self, name: str, views: DatabaseURL) -> None:
+        self.name, self.views = name, views
+        self._conn: psycopg.Connection[Any] | None = None
+        self._file: Any = None
+
+    def acquire(self, stop: threading.Event) -> bool:
+        """Block until held (True) or until `stop` is set (False)."""
+        while not stop.is_set():
+            if self._try():
+                return True
+            stop.wait(1.0)
+        return False
+
+    def _try(self) -> bool:
+        if self.views.is_postgres:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(**self.views.conninfo(), autocommit=True)
+            key = zlib.crc32(f"ledger-projection:{self.views.schema}:{self.name}".encode())
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            return bool(row and row[0])
+        assert self.views.path is not None
+        if self._file is None:
+            self._file = open(f"{self.views.path}.{self.name}.lock", "a+b")  # noqa: SIM115
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Let another process run the projection."""
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+        if self._file is not None:
+            with contextlib.suppress(Exception):
+                fcntl.flock(self._file, fcntl.LOCK_UN)
+                self._file.close()
+            self._file = None
+
+
+class ViewRunner:
+    """Runs one projection in this process, restarting it when it fails."""
+
+    def __init__(self, spec: ProjectionSpec, *, events: DatabaseURL, views: DatabaseURL) -> None:
+        self.spec, self.events, self.views = spec, events, views
+        self.env = view_env(spec.name, events, views)
+        self.runner: ProjectionRunner[Any, Any] | None = None
+        self.restarts = 0
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._lock = ProjectionLock(spec.name, views)
+        self._thread = threading.Thread(target=self._supervise, name=f"run-{spec.name}")
+        self._thread.daemon = True
+
+    @property
+    def is_running(self) -> bool:
+        """True while this process holds the projection and its runner is up."""
+        return self._running.is_set()
+
+    def start(self) -> None:
+        """Start supervising (the runner starts once the projection lock is held)."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the runner and release the lock."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _start_runner(self) -> ProjectionRunner[Any, Any]:
+        from ledger.application import SessionLedger  # noqa: PLC0415
+
+        runner: ProjectionRunner[Any, Any] = ProjectionRunner(
+            application_class=SessionLedger,
+            projection_class=self.spec.projection,
+            view_class=self.spec.view_class(self.views),
+            env=self.env,
+        )
+        runner.__enter__()
+        return runner
+
+    def _close_runner(self) -> None:
+        runner, self.runner = self.runner, None
+        self._running.clear()
+        if runner is None:
+            return
+        with contextlib.suppress(BaseException):
+            runner.projection.close()  # type: ignore[attr-defined]
+        with contextlib.suppress(BaseException):
+            runner.__exit__(None, None, None)
+
+    def _failed(self) -> BaseException | None:
+        runner = self.runner
+        if runner is None:
+            return None
+        error = getattr(runner.projection, "error", None) or runner._thread_error  # noqa: SLF001
+        if error is None and runner.is_interrupted.is_set():
+            error = RuntimeError("subscription stopped")
+        return error
+
+    def _supervise(self) -> None:
+        backoff = 0.5
+        try:
+            if not self._lock.acquire(self._stop):
+                return
+            while not self._stop.is_set():
+                try:
+                    self.runner = self._start_runner()
+                    self._running.set()
+                except Exception as e:
+                    self.last_error = f"{type(e).__name__}: {e}"
+                    log.warning("projection %s could not start: %s", self.spec.name, e)
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 10)
+                    continue
+                while not self._stop.wait(0.2):
+                    error = self._failed()
+                    if error is not None:
+                        self.last_error = f"{type(error).__name__}: {error}"
+                        log.warning("projection %s failed, restarting: %s", self.spec.name, error)
+                        self.restarts += 1
+                        break
+                else:
+                    backoff = 0.5
+                self._close_runner()
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10)
+        finally:
+            self._close_runner()
+            self._lock.release()
+
+    def view(self) -> SessionView | None:
+        """The runner's view object (None while not running)."""
+        runner = self.runner
+        return runner.view if runner is not None else None  # type: ignore[no-any-return]
+
+
+class Projections:
+    """All of the ledger's projections, run in this process or elsewhere."""
+
+    def __init__(self, *, events: DatabaseURL, views: DatabaseURL) -> None:
+        self.events, self.views = events, views
+        self.runners = {
+            name: ViewRunner(spec, events=events, views=views) for name, spec in PROJECTIONS.items()
+        }
+
+    def start(self) -> None:
+        """Start every runner."""
+        for runner in self.runners.values():
+            runner.start()
+
+    def stop(self) -> None:
+        """Stop every runner."""
+        for runner in self.runners.values():
+            runner._stop.set()  # noqa: SLF001
+        for runner in self.runners.values():
+            runner.stop()
+
+
+def wait_for(views: dict[str, SessionView], position: int | None, timeout: float) -> bool:
+    """Block until every view's tracking reaches `position`; False on timeout."""
+    if position is None:
+        return True
+    deadline = time.monotonic() + timeout
+    interval = 0.002
+    pending = dict(views)
+    while pending:
+        for name, view in list(pending.items()):
+            if view.has_tracking_id(APP_NAME, position):
+                del pending[name]
+        if not pending:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(interval, remaining))
+        interval = min(interval * 1.5, 0.05)
+    return True

@@ -1,0 +1,263 @@
+"""View storage on SQLite and PostgreSQL: one SQL text for both, thin adapters per database.
+
+A view is a `TrackingRecorder` (so the library's `ProjectionRunner` can drive it) whose rows
+and tracking position live in tables named with an optional prefix; a rebuild fills prefixed
+scratch tables, then `swap_in` replaces the live ones in one transaction.
+Tests: tests/integration/test_views_contract.py.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from psycopg import sql
+
+
+class ViewStorage(TrackingRecorder):
+    """What a view needs from its database, whichever it is."""
+
+    dialect: str
+    name: str  # the projection's name: tables are f"{prefix}{name}..."
+    prefix: str
+
+    @abstractmethod
+    def view_ddl(self) -> list[str]:
+        """CREATE TABLE/INDEX IF NOT EXISTS statements of the view's own tables."""
+
+    @abstractmethod
+    def view_tables(self) -> list[str]:
+        """The view's own tables (without prefix), children first."""
+
+    def t(self, table: str) -> str:
+        """The qualified name of one of the view's tables."""
+        return self.qualify(self.prefix + table)
+
+    @abstractmethod
+    def qualify(self, table: str) -> str:
+        """`table` as it is written in SQL (schema-qualified on PostgreSQL)."""
+
+    @abstractmethod
+    @contextmanager
+    def txn(self, *, commit: bool) -> Iterator[Any]:
+        """A cursor in a transaction; `execute(sql, params)` takes `?` placeholders."""
+
+    @abstractmethod
+    def key(self, value: UUID) -> Any:
+        """A session key as the database stores it."""
+
+    @abstractmethod
+    def json_param(self, value: Any) -> Any:
+        """A JSON value as a statement parameter."""
+
+    @abstractmethod
+    def json_value(self, value: Any) -> Any:
+        """A JSON column's value as Python data."""
+
+    def greatest(self) -> str:
+        """The SQL function returning the larger of its arguments."""
+        return "MAX" if self.dialect == "sqlite" else "GREATEST"
+
+    def least(self) -> str:
+        """The SQL function returning the smaller of its arguments."""
+        return "MIN" if self.dialect == "sqlite" else "LEAST"
+
+    def write_tracking(self, cursor: Any, tracking: Tracking) -> None:
+        """Record the position in the same transaction (raises if already recorded)."""
+        self._insert_tracking(cursor, tracking)  # type: ignore[attr-defined]
+
+    @abstractmethod
+    def swap_in(self, scratch_prefix: str) -> None:
+        """Replace the live tables by the scratch ones (tracking included), atomically."""
+
+    @abstractmethod
+    def drop_tables(self) -> None:
+        """Drop this view's tables (and tracking table): used for scratch views."""
+
+
+class _QMarkCursor:
+    """A psycopg cursor that accepts `?` placeholders."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, statement: Any, params: Sequence[Any] | None = None) -> None:
+        if isinstance(statement, str):
+            statement = statement.replace("?", "%s")
+        self._cursor.execute(statement, params, prepare=bool(params))
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._cursor.executemany(statement.replace("?", "%s"), rows)
+
+    def fetchall(self) -> list[Any]:
+        return list(self._cursor.fetchall())
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    @property
+    def raw(self) -> Any:
+        return self._cursor
+
+
+class SQLiteViewStorage(SQLiteTrackingRecorder, ViewStorage):
+    """A view in an SQLite file, with a tracking table of its own."""
+
+    dialect = "sqlite"
+
+    def __init__(self, datastore: SQLiteDatastore, *, prefix: str = "", **kwargs: Any) -> None:
+        self.prefix = prefix
+        self.tracking_table = f"{prefix}{self.name}_tracking"
+        super().__init__(datastore, **kwargs)
+        self.insert_tracking_statement = (
+            f"INSERT INTO {self.tracking_table} VALUES (:application_name, :notification_id) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = :notification_id "
+            f"WHERE {self.tracking_table}.notification_id < :notification_id "
+            "RETURNING notification_id"
+        )
+        self.select_max_tracking_id_statement = (
+            f"SELECT MAX(notification_id) FROM {self.tracking_table} "  # noqa: S608
+            "WHERE application_name=?"
+        )
+
+    def construct_create_table_statements(self) -> list[str]:
+        """The tracking table and the view's tables."""
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.tracking_table} (application_name TEXT, "
+            "notification_id INTEGER, PRIMARY KEY (application_name)) WITHOUT ROWID",
+            *self.view_ddl(),
+        ]
+
+    def qualify(self, table: str) -> str:
+        """SQLite tables are not schema-qualified."""
+        return table
+
+    @contextmanager
+    def txn(self, *, commit: bool) -> Iterator[Any]:
+        """An SQLite transaction (readers see one consistent snapshot)."""
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield cursor
+
+    def key(self, value: UUID) -> str:
+        """Keys are stored as 32 hex digits."""
+        return value.hex
+
+    def json_param(self, value: Any) -> Any:
+        """JSON is stored as text."""
+        import orjson  # noqa: PLC0415
+
+        return orjson.dumps(value).decode()
+
+    def json_value(self, value: Any) -> Any:
+        """JSON text back to Python."""
+        import orjson  # noqa: PLC0415
+
+        return orjson.loads(value) if value is not None else None
+
+    def swap_in(self, scratch_prefix: str) -> None:
+        """Drop the live tables, rename the scratch ones, recreate the indexes by their names."""
+        with self.datastore.transaction(commit=True) as c:
+            for table in [*self.view_tables(), f"{self.name}_tracking"]:
+                c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
+            for table in [*self.view_tables(), f"{self.name}_tracking"]:
+                c.execute(
+                    f"ALTER TABLE {scratch_prefix}{table} RENAME TO {self.prefix}{table}"
+                )
+            c.execute("SELECT name FROM sqlite_master WHERE type='index'")
+            for row in c.fetchall():
+                if row[0].startswith(scratch_prefix) and not row[0].startswith("sqlite_"):
+                    c.execute(f"DROP INDEX IF EXISTS {row[0]}")
+            for statement in self.view_ddl():
+                c.execute(statement)
+
+    def drop_tables(self) -> None:
+        """Drop the tables of this (scratch) view."""
+        with self.datastore.transaction(commit=True) as c:
+            for table in [*self.view_tables(), f"{self.name}_tracking"]:
+                c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
+
+
+class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
+    """A view in PostgreSQL (possibly another database than the events)."""
+
+    dialect = "postgresql"
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        tracking_table_name: str = "",
+        prefix: str = "",
+        **kwargs: Any,
+    ) -> None:
+        self.prefix = prefix
+        super().__init__(
+            datastore, tracking_table_name=f"{prefix}{self.name}_tracking", **kwargs
+        )
+        for statement in self.view_ddl():
+            self.sql_create_statements.append(sql.SQL(statement))  # type: ignore[arg-type]
+
+    def qualify(self, table: str) -> str:
+        """Schema-qualified, quoted."""
+        return f'"{self.datastore.schema}"."{table}"'
+
+    @contextmanager
+    def txn(self, *, commit: bool) -> Iterator[Any]:
+        """A PostgreSQL transaction (REPEATABLE READ when reading: one snapshot)."""
+        with self.datastore.transaction(commit=commit) as cursor:
+            if not commit:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield _QMarkCursor(cursor)
+
+    def write_tracking(self, cursor: Any, tracking: Tracking) -> None:
+        """Record the position in the same transaction (raises if already recorded)."""
+        self._insert_tracking(cursor.raw, tracking)
+
+    def key(self, value: UUID) -> UUID:
+        """Keys are stored as uuid."""
+        return value
+
+    def json_param(self, value: Any) -> Any:
+        """JSON is stored as jsonb."""
+        from psycopg.types.json import Jsonb  # noqa: PLC0415
+
+        return Jsonb(value)
+
+    def json_value(self, value: Any) -> Any:
+        """jsonb comes back as Python data already."""
+        return value
+
+    def swap_in(self, scratch_prefix: str) -> None:
+        """Drop the live tables, rename the scratch tables and their indexes, atomically."""
+        schema = self.datastore.schema
+        tables = [*self.view_tables(), f"{self.name}_tracking"]
+        with self.datastore.transaction(commit=True) as c:
+            for table in tables:
+                c.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(
+                    sql.Identifier(schema, self.prefix + table)))
+            for table in tables:
+                c.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                    sql.Identifier(schema, scratch_prefix + table),
+                    sql.Identifier(self.prefix + table)))
+            c.execute("SELECT indexname FROM pg_indexes WHERE schemaname=%s", (schema,))
+            for row in c.fetchall():
+                old = row["indexname"]
+                if not old.startswith(scratch_prefix):
+                    continue
+                c.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                    sql.Identifier(schema, old),
+                    sql.Identifier(self.prefix + old[len(scratch_prefix):])))
+
+    def drop_tables(self) -> None:
+        """Drop the tables of this (scratch) view."""
+        schema = self.datastore.schema
+        with self.datastore.transaction(commit=True) as c:
+            for table in [*self.view_tables(), f"{self.name}_tracking"]:
+                c.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(
+                    sql.Identifier(schema, self.prefix + table)))
