@@ -88,7 +88,9 @@ class SessionLedger(Application[UUID]):
         self.default_idle_timeout_s = check_timeout(default_idle_timeout_s, what="idle timeout")
         self.default_max_lifetime_s = check_timeout(default_max_lifetime_s, what="max lifetime")
         self.committer: Committer = (
-            GroupCommitter(self, max_batch=group_commit_max_batch, max_wait_s=group_commit_max_wait_s)
+            GroupCommitter(
+                self, max_batch=group_commit_max_batch, max_wait_s=group_commit_max_wait_s
+            )
             if group_commit
             else DirectCommitter(self)
         )
@@ -274,7 +276,13 @@ class SessionLedger(Application[UUID]):
         )
 
     def logout(
-        self, *, tenant: str, session_id: str, reason: str, actor: str, at: datetime | None = None,
+        self,
+        *,
+        tenant: str,
+        session_id: str,
+        reason: str,
+        actor: str,
+        at: datetime | None = None,
         cause: str | None = None,
     ) -> TerminateOutcome:
         """A termination reported by the IdP: `logout` or `browser_closed`."""

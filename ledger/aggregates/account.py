@@ -59,9 +59,7 @@ class Account(Aggregate):
             self.active.pop(sid, None)
 
     @event("PasswordReset")
-    def reset_password(
-        self, *, at: datetime, actor: str, reset_id: str, closed: list[str]
-    ) -> None:
+    def reset_password(self, *, at: datetime, actor: str, reset_id: str, closed: list[str]) -> None:
         """Record a password reset that closed the sessions `closed`."""
         self.last_password_reset_at = at
         for sid in closed:

@@ -95,9 +95,7 @@ class Session(Aggregate):
 
     # ---------------------------------------------------------------- commands
 
-    def record_activity(
-        self, *, at: datetime, ip: str | None, granularity: timedelta
-    ) -> bool:
+    def record_activity(self, *, at: datetime, ip: str | None, granularity: timedelta) -> bool:
         """Record activity at `at`; False when it falls within the granularity (not stored)."""
         self._check_can_change(at, "activity")
         if at - self.last_active_at < granularity:
@@ -170,9 +168,7 @@ class Session(Aggregate):
         self.last_active_at = max(self.last_active_at, at)
 
     @event("Terminated")
-    def _terminated(
-        self, *, at: datetime, reason: str, actor: str, cause: str | None
-    ) -> None:
+    def _terminated(self, *, at: datetime, reason: str, actor: str, cause: str | None) -> None:
         self.ended_at = at
         self.termination_reason = reason
         self.terminated_by = actor

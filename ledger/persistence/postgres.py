@@ -73,6 +73,4 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
             sql.SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
             sql.SQL("SELECT pg_advisory_xact_lock({0})").format(self.writers_lock_key),
         ]
-        self.sql_create_statements.extend(
-            append_only_statements(schema, self.events_table_name)
-        )
+        self.sql_create_statements.extend(append_only_statements(schema, self.events_table_name))

@@ -68,7 +68,9 @@ def _prepare_sqlite(url: DatabaseURL, setting: str) -> None:
     try:
         url.path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ConfigError(setting, f"cannot create folder {url.path.parent}: {e.strerror}") from None
+        raise ConfigError(
+            setting, f"cannot create folder {url.path.parent}: {e.strerror}"
+        ) from None
     try:
         with closing(sqlite3.connect(url.path, timeout=10)) as conn:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
@@ -150,9 +152,7 @@ def grant_insert_only(url: DatabaseURL, role: str, *, view_tables: list[str]) ->
                     sql.Identifier(url.schema, table), who
                 )
             )
-        conn.execute(
-            sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(schema, who)
-        )
+        conn.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(schema, who))
         for table in view_tables:
             conn.execute(
                 sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(

@@ -60,6 +60,7 @@ def view_env(name: str, events: DatabaseURL, views: DatabaseURL) -> dict[str, st
     view can live in another database than the events.
     """
     env = events.library_env()
+    env["SESSIONLEDGER_CREATE_TABLE"] = "no"  # bootstrap created the event tables already
     prefix = name.upper()
     for key, value in views.library_env().items():
         env[f"{prefix}_{key}"] = value

@@ -73,12 +73,20 @@ class ViewStorage(TrackingRecorder):
         self._insert_tracking(cursor, tracking)  # type: ignore[attr-defined]
 
     @abstractmethod
-    def swap_in(self, scratch_prefix: str) -> None:
-        """Replace the live tables by the scratch ones (tracking included), atomically."""
+    def swap_in(self, scratch_prefix: str, *, scratch_position: int | None) -> bool:
+        """Replace the live tables by the scratch ones (tracking included), atomically.
+
+        Refuses (returns False, changes nothing) when the live view has already processed
+        events beyond `scratch_position`: they would be lost. Writers of the live view wait.
+        """
 
     @abstractmethod
     def drop_tables(self) -> None:
         """Drop this view's tables (and tracking table): used for scratch views."""
+
+
+class _LiveAhead(Exception):
+    """The live view is ahead of the scratch one: swapping would lose events."""
 
 
 class _QMarkCursor:
@@ -160,21 +168,33 @@ class SQLiteViewStorage(SQLiteTrackingRecorder, ViewStorage):
 
         return orjson.loads(value) if value is not None else None
 
-    def swap_in(self, scratch_prefix: str) -> None:
-        """Drop the live tables, rename the scratch ones, recreate the indexes by their names."""
-        with self.datastore.transaction(commit=True) as c:
-            for table in [*self.view_tables(), f"{self.name}_tracking"]:
-                c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
-            for table in [*self.view_tables(), f"{self.name}_tracking"]:
-                c.execute(
-                    f"ALTER TABLE {scratch_prefix}{table} RENAME TO {self.prefix}{table}"
-                )
-            c.execute("SELECT name FROM sqlite_master WHERE type='index'")
-            for row in c.fetchall():
-                if row[0].startswith(scratch_prefix) and not row[0].startswith("sqlite_"):
-                    c.execute(f"DROP INDEX IF EXISTS {row[0]}")
-            for statement in self.view_ddl():
-                c.execute(statement)
+    def swap_in(self, scratch_prefix: str, *, scratch_position: int | None) -> bool:
+        """Under the write lock: check the live position, drop live, rename scratch."""
+        tables = [*self.view_tables(), f"{self.name}_tracking"]
+        with self.datastore.get_connection(commit=True) as conn:
+            c = conn.cursor()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute(self.select_max_tracking_id_statement, ("SessionLedger",))
+                live = c.fetchone()[0]
+                if live is not None and live > (scratch_position or 0):
+                    conn.rollback()
+                    return False
+                for table in tables:
+                    c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
+                for table in tables:
+                    c.execute(f"ALTER TABLE {scratch_prefix}{table} RENAME TO {self.prefix}{table}")
+                c.execute("SELECT name FROM sqlite_master WHERE type='index'")
+                for row in c.fetchall():
+                    if row[0].startswith(scratch_prefix):
+                        c.execute(f"DROP INDEX IF EXISTS {row[0]}")
+                for statement in self.view_ddl():
+                    c.execute(statement)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        return True
 
     def drop_tables(self) -> None:
         """Drop the tables of this (scratch) view."""
@@ -197,9 +217,7 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
         **kwargs: Any,
     ) -> None:
         self.prefix = prefix
-        super().__init__(
-            datastore, tracking_table_name=f"{prefix}{self.name}_tracking", **kwargs
-        )
+        super().__init__(datastore, tracking_table_name=f"{prefix}{self.name}_tracking", **kwargs)
         for statement in self.view_ddl():
             self.sql_create_statements.append(sql.SQL(statement))  # type: ignore[arg-type]
 
@@ -233,31 +251,56 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
         """jsonb comes back as Python data already."""
         return value
 
-    def swap_in(self, scratch_prefix: str) -> None:
-        """Drop the live tables, rename the scratch tables and their indexes, atomically."""
+    def swap_in(self, scratch_prefix: str, *, scratch_position: int | None) -> bool:
+        """Lock the live tracking table, check its position, swap tables and index names."""
         schema = self.datastore.schema
         tables = [*self.view_tables(), f"{self.name}_tracking"]
-        with self.datastore.transaction(commit=True) as c:
-            for table in tables:
-                c.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(
-                    sql.Identifier(schema, self.prefix + table)))
-            for table in tables:
-                c.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+        try:
+            with self.datastore.transaction(commit=True) as c:
+                live_tracking = sql.Identifier(schema, self.tracking_table_name)
+                c.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(live_tracking))
+                c.execute(self.max_tracking_id_statement, ("SessionLedger",))
+                live = c.fetchone()["max"]
+                if live is not None and live > (scratch_position or 0):
+                    raise _LiveAhead
+                self._swap_tables(c, scratch_prefix, tables)
+        except _LiveAhead:
+            return False
+        return True
+
+    def _swap_tables(self, c: Any, scratch_prefix: str, tables: list[str]) -> None:
+        schema = self.datastore.schema
+        for table in tables:
+            c.execute(
+                sql.SQL("DROP TABLE IF EXISTS {}").format(
+                    sql.Identifier(schema, self.prefix + table)
+                )
+            )
+        for table in tables:
+            c.execute(
+                sql.SQL("ALTER TABLE {} RENAME TO {}").format(
                     sql.Identifier(schema, scratch_prefix + table),
-                    sql.Identifier(self.prefix + table)))
-            c.execute("SELECT indexname FROM pg_indexes WHERE schemaname=%s", (schema,))
-            for row in c.fetchall():
-                old = row["indexname"]
-                if not old.startswith(scratch_prefix):
-                    continue
-                c.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                    sql.Identifier(schema, old),
-                    sql.Identifier(self.prefix + old[len(scratch_prefix):])))
+                    sql.Identifier(self.prefix + table),
+                )
+            )
+        c.execute("SELECT indexname FROM pg_indexes WHERE schemaname=%s", (schema,))
+        for row in c.fetchall():
+            old = row["indexname"]
+            if old.startswith(scratch_prefix):
+                c.execute(
+                    sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                        sql.Identifier(schema, old),
+                        sql.Identifier(self.prefix + old[len(scratch_prefix) :]),
+                    )
+                )
 
     def drop_tables(self) -> None:
         """Drop the tables of this (scratch) view."""
         schema = self.datastore.schema
         with self.datastore.transaction(commit=True) as c:
             for table in [*self.view_tables(), f"{self.name}_tracking"]:
-                c.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(
-                    sql.Identifier(schema, self.prefix + table)))
+                c.execute(
+                    sql.SQL("DROP TABLE IF EXISTS {}").format(
+                        sql.Identifier(schema, self.prefix + table)
+                    )
+                )
