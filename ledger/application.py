@@ -42,6 +42,7 @@ from ledger.aggregates.rules import (
     parse_reason,
 )
 from ledger.committer import Committer, DirectCommitter, GroupCommitter
+from ledger.locks import KeyedLocks
 from ledger.outcomes import (
     ActivityOutcome,
     BulkOutcome,
@@ -83,6 +84,7 @@ class SessionLedger(Application[UUID]):
         group_commit_max_wait_s: float = 0.0,
     ) -> None:
         super().__init__(env)
+        self._locks = KeyedLocks()
         self.clock = clock
         self.granularity = timedelta(seconds=activity_granularity_s)
         self.default_idle_timeout_s = check_timeout(default_idle_timeout_s, what="idle timeout")
@@ -165,9 +167,9 @@ class SessionLedger(Application[UUID]):
                 max_lifetime_s=fields["max_lifetime_s"],
             )
             account.add_session(session_id=sid, started_at=fields["started_at"])
-            return Decision([session, account], StartOutcome(session=record_of(session)))
+            return Decision([account, session], StartOutcome(session=record_of(session)))
 
-        return self._run(decide)
+        return self._run(decide, lock=account_uuid(tenant, fields["user_id"]))
 
     def record_activity(
         self,
@@ -223,9 +225,10 @@ class SessionLedger(Application[UUID]):
             outcome = TerminateOutcome(
                 terminated=recorded == reason, reason=recorded, session=record_of(session)
             )
-            return Decision([session, account], outcome)
+            return Decision([account, session], outcome)
 
-        return self._run(decide)
+        owner = self._session(tenant, session_id).user_id
+        return self._run(decide, lock=account_uuid(tenant, owner))
 
     def terminate_all(
         self,
@@ -319,9 +322,10 @@ class SessionLedger(Application[UUID]):
             account = self._account(tenant, session.user_id)
             assert session.ended_at is not None
             account.close_sessions(session_ids=[session.session_id], at=session.ended_at)
-            return Decision([session, account], TerminateOutcome(terminated=True, reason=reason))
+            return Decision([account, session], TerminateOutcome(terminated=True, reason=reason))
 
-        return self._run(decide)
+        owner = self._session(tenant, session_id).user_id
+        return self._run(decide, lock=account_uuid(tenant, owner))
 
     def _bulk(
         self,
@@ -373,7 +377,7 @@ class SessionLedger(Application[UUID]):
             outcome = BulkOutcome(terminated=terminated, expired=expired, event_id=event_id)
             return Decision([account, *changed], outcome)
 
-        return self._run(decide)
+        return self._run(decide, lock=account_uuid(tenant, user_id))
 
     def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         try:
@@ -394,14 +398,20 @@ class SessionLedger(Application[UUID]):
             account = Account(tenant=tenant, user_id=user_id)
         return account
 
-    def _run(self, decide: Callable[[], Decision[T]]) -> T:
-        for attempt in range(self.max_attempts):
-            decision = decide()
-            try:
-                position = self.committer.commit(decision.aggregates)
-            except IntegrityError:
-                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))  # noqa: S311
-                continue
-            return dataclasses.replace(decision.result, position=position)  # type: ignore[type-var]
+    def _run(self, decide: Callable[[], Decision[T]], *, lock: UUID | None = None) -> T:
+        """Decide and commit; on a version conflict decide again (bounded, with backoff).
+
+        Commands on one account hold its lock in this process, so they queue rather than
+        conflict; conflicts with other processes are retried.
+        """
+        with self._locks.hold(lock):
+            for attempt in range(self.max_attempts):
+                decision = decide()
+                try:
+                    position = self.committer.commit(decision.aggregates)
+                except IntegrityError:
+                    time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))  # noqa: S311
+                    continue
+                return dataclasses.replace(decision.result, position=position)  # type: ignore[type-var]
         msg = f"gave up after {self.max_attempts} attempts: concurrent commands kept conflicting"
         raise ConcurrencyConflict(msg)

@@ -1,0 +1,171 @@
+"""An independent plain-Python model of the ledger's rules, for the property tests.
+
+It shares no code with `ledger`: no aggregates, no library, no SQL. It is written from the
+rules of DESIGN.md (expiry, termination reasons, the effect of each command) so that a bug in
+the ledger cannot hide by being copied into the reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+SKEW = timedelta(minutes=5)
+
+
+class ModelError(Exception):
+    """What the model expects the ledger to refuse, by kind."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+@dataclass
+class ModelSession:
+    """One session in the model."""
+
+    tenant: str
+    sid: str
+    user: str
+    started: datetime
+    last_active: datetime
+    idle: int
+    max_life: int
+    ip: str | None = None
+    apps: list[str] = field(default_factory=list)
+    ended_at: datetime | None = None
+    reason: str | None = None
+    actor: str | None = None
+    cause: str | None = None
+
+    def expires(self) -> datetime:
+        return min(
+            self.last_active + timedelta(seconds=self.idle),
+            self.started + timedelta(seconds=self.max_life),
+        )
+
+    def active_at(self, now: datetime) -> bool:
+        return self.ended_at is None and now < self.expires()
+
+    def end(self, at: datetime, reason: str, actor: str, cause: str | None) -> str | None:
+        """Terminate; an already-expired session is recorded as expired instead."""
+        if self.ended_at is not None:
+            return None
+        at = max(at, self.started)
+        limit = self.expires()
+        if at >= limit:
+            idle_end = self.last_active + timedelta(seconds=self.idle)
+            hard_end = self.started + timedelta(seconds=self.max_life)
+            self.ended_at, self.actor, self.cause = limit, "system", None
+            self.reason = "max_lifetime" if hard_end <= idle_end else "idle_timeout"
+            return self.reason
+        self.ended_at, self.reason, self.actor, self.cause = at, reason, actor, cause
+        return reason
+
+
+@dataclass
+class Model:
+    """Sessions and each user's open set, changed by the commands' rules."""
+
+    granularity: timedelta = timedelta(seconds=60)
+    sessions: dict[tuple[str, str], ModelSession] = field(default_factory=dict)
+    open_sets: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def start(
+        self, tenant: str, sid: str, user: str, at: datetime, now: datetime, *,
+        idle: int, max_life: int, app: str | None, ip: str | None,
+    ) -> bool:
+        """True when created; False when the same start was repeated."""
+        if at > now + SKEW:
+            raise ModelError("future")
+        existing = self.sessions.get((tenant, sid))
+        if existing is not None:
+            same = (
+                existing.user == user and existing.started == at and existing.idle == idle
+                and existing.max_life == max_life and existing.ip == ip
+                and (existing.apps[:1] == ([app] if app else []))
+            )
+            if not same:
+                raise ModelError("conflict")
+            return False
+        self.sessions[(tenant, sid)] = ModelSession(
+            tenant, sid, user, at, at, idle, max_life, ip, [app] if app else []
+        )
+        self.open_sets.setdefault((tenant, user), []).append(sid)
+        return True
+
+    def activity(self, tenant: str, sid: str, at: datetime, app: str | None) -> bool:
+        """True when an activity event would be stored."""
+        s = self._get(tenant, sid)
+        if s.ended_at is not None or at >= s.expires():
+            raise ModelError("ended")
+        if at < s.started:
+            raise ModelError("invalid")
+        if app is not None and app not in s.apps:
+            s.apps.append(app)
+            s.last_active = max(s.last_active, at)
+        if at - s.last_active < self.granularity:
+            return False
+        s.last_active = max(s.last_active, at)
+        return True
+
+    def terminate(
+        self, tenant: str, sid: str, at: datetime, reason: str, actor: str,
+        user: str | None = None,
+    ) -> str | None:
+        """The reason recorded, or None when it had already ended."""
+        s = self._get(tenant, sid)
+        if user is not None and s.user != user:
+            raise ModelError("not_found")
+        recorded = s.end(at, reason, actor, None)
+        if recorded is not None:
+            self.open_sets[(tenant, s.user)].remove(sid)
+        return recorded
+
+    def bulk(
+        self, tenant: str, user: str, at: datetime, reason: str, actor: str,
+        keep: str | None = None, cause: str | None = None, records_account: bool = False,
+    ) -> list[str]:
+        """Terminate all open sessions of the user but `keep`; ids ended for `reason`.
+
+        A reset or revocation (`records_account`) is recorded even for an unknown user.
+        """
+        if (tenant, user) not in self.open_sets and not records_account:
+            return []
+        ended: list[str] = []
+        still: list[str] = []
+        for sid in self.open_sets.get((tenant, user), []):
+            if sid == keep:
+                still.append(sid)
+                continue
+            recorded = self.sessions[(tenant, sid)].end(at, reason, actor, cause)
+            if recorded == reason:
+                ended.append(sid)
+        self.open_sets[(tenant, user)] = still
+        return ended
+
+    def expire_all(self, now: datetime) -> list[str]:
+        """The reaper: every open session past expiry is recorded as expired."""
+        expired: list[str] = []
+        for (tenant, user), sids in self.open_sets.items():
+            for sid in list(sids):
+                s = self.sessions[(tenant, sid)]
+                if now >= s.expires():
+                    s.end(now, "unused", "system", None)
+                    sids.remove(sid)
+                    expired.append(sid)
+        return expired
+
+    def active(self, tenant: str, user: str, now: datetime) -> set[str]:
+        """The user's sessions that are active at `now`."""
+        return {
+            s.sid for s in self.sessions.values()
+            if s.tenant == tenant and s.user == user and s.active_at(now)
+        }
+
+    def _get(self, tenant: str, sid: str) -> ModelSession:
+        s = self.sessions.get((tenant, sid))
+        if s is None:
+            raise ModelError("not_found")
+        return s
