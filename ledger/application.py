@@ -239,10 +239,17 @@ class SessionLedger(Application[UUID]):
         actor: str,
         at: datetime | None = None,
         keep_session_id: str | None = None,
+        cause: str | None = None,
     ) -> BulkOutcome:
         """End every open session of the user (but `keep_session_id`) in one transaction."""
         return self._bulk(
-            tenant, user_id, reason=parse_reason(reason), actor=actor, at=at, keep=keep_session_id
+            tenant,
+            user_id,
+            reason=parse_reason(reason),
+            actor=actor,
+            at=at,
+            keep=keep_session_id,
+            cause=check.text(cause, what="cause", limit=check.MAX_CAUSE),
         )
 
     def reset_password(
@@ -337,6 +344,7 @@ class SessionLedger(Application[UUID]):
         at: datetime | None,
         keep: str | None = None,
         account_event: str | None = None,
+        cause: str | None = None,
     ) -> BulkOutcome:
         now = self.clock()
         when = check_client_time(at, now) if at is not None else now
@@ -357,7 +365,9 @@ class SessionLedger(Application[UUID]):
                 if sid == keep:
                     continue
                 session = self._session(tenant, sid)
-                recorded = session.terminate(at=when, reason=reason, actor=actor, cause=event_id)
+                recorded = session.terminate(
+                    at=when, reason=reason, actor=actor, cause=event_id or cause
+                )
                 changed.append(session)
                 if recorded == reason:
                     terminated.append(sid)
