@@ -45,12 +45,14 @@ class Settings(BaseSettings):
     jwt_leeway_s: int = Field(30, ge=0, le=300)
     tenant_claim: str = "tenant"
     backchannel_audience: str | None = None
+    backchannel_max_age_s: int = Field(600, ge=10, le=86_400)
     dev_secret_file: Path = Path("var/dev-secret")
     dev_mode: bool = False
 
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    ready_max_lag: int = Field(1000, ge=0)
 
     @model_validator(mode="after")
     def _check_safety(self) -> Settings:
