@@ -1,0 +1,181 @@
+"""The console's API: a user's sessions, terminate one or all, the tenant's list, history.
+
+Scopes: `sessions:read` to list, `sessions:terminate` to end, `sessions:audit` for history.
+Everything stays inside the token's tenant; a session of another user (or tenant) answers
+404 like a missing one. Tests: tests/api/test_admin.py.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from pydantic import AwareDatetime
+from starlette.responses import Response
+
+from ledger import validation as check
+from ledger.aggregates.rules import TerminationReason
+from ledger.api.auth import Auditor, Reader, Terminator
+from ledger.api.commands import run_command
+from ledger.api.context import ContextDep
+from ledger.api.problems import error_responses
+from ledger.api.responses import OrjsonResponse
+from ledger.api.schemas import (
+    HistoryPage,
+    SessionList,
+    SessionPage,
+    Terminated,
+    UserList,
+    session_json,
+)
+from ledger.projections.active_sessions import SessionFilter
+from ledger.projections.pages import MAX_LIMIT
+
+router = APIRouter(prefix="/v1", tags=["admin"])
+UserId = Annotated[str, Path(min_length=1, max_length=255)]
+SessionId = Annotated[str, Path(min_length=1, max_length=255)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
+Cursor = Annotated[
+    str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
+]
+READS = error_responses(401, 403, 422, 503)
+
+
+@router.get(
+    "/users/{user_id}/sessions",
+    response_model=SessionList,
+    responses=READS,
+    summary="A user's active sessions",
+)
+def list_user_sessions(user_id: UserId, caller: Reader, context: ContextDep) -> Response:
+    """The user's active sessions, newest first."""
+    user_id = check.external_id(user_id, what="user_id")
+    now = context.now()
+    records = context.ready_system().active.user_sessions(caller.tenant, user_id, now=now)
+    return OrjsonResponse({"sessions": [session_json(r, now=now) for r in records]})
+
+
+@router.delete(
+    "/users/{user_id}/sessions/{session_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+    summary="Terminate one of a user's sessions",
+)
+def terminate_user_session(
+    user_id: UserId, session_id: SessionId, caller: Terminator, context: ContextDep
+) -> Response:
+    """End the session (reason `admin_terminated`) -> 204; again on an ended one -> 204."""
+    user_id = check.external_id(user_id, what="user_id")
+    run_command(
+        context,
+        "terminate_session",
+        lambda: context.ready_system().ledger.terminate_session(
+            tenant=caller.tenant,
+            session_id=session_id,
+            reason=TerminationReason.ADMIN_TERMINATED,
+            actor=caller.sub,
+            user_id=user_id,
+        ),
+    )
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/users/{user_id}/sessions",
+    response_model=Terminated,
+    responses=error_responses(401, 403, 409, 422, 503),
+    summary="Terminate all of a user's sessions",
+)
+def terminate_user_sessions(user_id: UserId, caller: Terminator, context: ContextDep) -> Response:
+    """End every open session of the user (reason `admin_terminated`)."""
+    outcome = run_command(
+        context,
+        "terminate_all",
+        lambda: context.ready_system().ledger.terminate_all(
+            tenant=caller.tenant,
+            user_id=user_id,
+            reason=TerminationReason.ADMIN_TERMINATED,
+            actor=caller.sub,
+        ),
+    )
+    return OrjsonResponse({"terminated": outcome.terminated})
+
+
+@router.get(
+    "/sessions",
+    response_model=SessionPage,
+    responses=READS,
+    summary="The tenant's active sessions",
+)
+def list_sessions(
+    *,
+    caller: Reader,
+    context: ContextDep,
+    user_id: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    application_id: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    ip: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response:
+    """All active sessions of the tenant, newest first, filtered, cursor-paginated."""
+    filters = SessionFilter(
+        user_id=check.external_id(user_id, what="user_id") if user_id else None,
+        application_id=(
+            check.external_id(application_id, what="application_id") if application_id else None
+        ),
+        ip=check.ip(ip),
+    )
+    now = context.now()
+    page = context.ready_system().active.list_sessions(
+        caller.tenant, now=now, filters=filters, limit=limit, cursor=cursor
+    )
+    sessions = [session_json(r, now=now) for r in page.sessions]
+    return OrjsonResponse({"sessions": sessions, "next_cursor": page.next_cursor})
+
+
+@router.get(
+    "/users/{user_id}/sessions/history",
+    response_model=HistoryPage,
+    responses=READS,
+    summary="A user's sessions, ended and open, with reasons",
+)
+def user_history(
+    *,
+    user_id: UserId,
+    caller: Auditor,
+    context: ContextDep,
+    since: Annotated[AwareDatetime | None, Query(description="Sessions open at or after.")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Sessions started before.")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response:
+    """The user's sessions overlapping [since, until), newest start first, with end reasons."""
+    user_id = check.external_id(user_id, what="user_id")
+    now = context.now()
+    page = context.ready_system().history.user_history(
+        caller.tenant, user_id, since=since, until=until, limit=limit, cursor=cursor
+    )
+    sessions = [session_json(r, now=now, history=True) for r in page.sessions]
+    return OrjsonResponse({"sessions": sessions, "next_cursor": page.next_cursor})
+
+
+@router.get(
+    "/users",
+    response_model=UserList,
+    responses=READS,
+    summary="Users with active sessions (an addition to DESIGN.md, for the console)",
+)
+def list_users(
+    caller: Reader,
+    context: ContextDep,
+    prefix: Annotated[str | None, Query(max_length=255, description="User id prefix.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> Response:
+    """The tenant's users with open sessions and how many, by user id."""
+    if prefix:
+        prefix = check.external_id(prefix, what="prefix")
+    counts = context.ready_system().active.count_by_user(
+        caller.tenant, now=context.now(), prefix=prefix or None, limit=limit
+    )
+    return OrjsonResponse({"users": [{"user_id": u, "active_sessions": n} for u, n in counts]})

@@ -1,0 +1,148 @@
+"""The FastAPI application factory: `create_app(settings, system=..., clock=...)`.
+
+No side effects at import. The factory checks the signing keys (a ConfigError names the
+setting); the lifespan bootstraps the ledger unless a system is given, starts the expiry
+reaper when projections run in this process, and closes what it opened on shutdown.
+`uvicorn --factory ledger.api.app:create_app` (what `ledger serve` runs) builds one per worker.
+Tests: tests/api/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
+
+from ledger.api import admin, ingest, me, oidc, ops
+from ledger.api.context import ApiContext
+from ledger.api.keys import TokenVerifier
+from ledger.api.limits import BodyLimitMiddleware
+from ledger.api.metrics import Metrics, MetricsMiddleware
+from ledger.api.problems import PROBLEM_TYPE, install_problem_handlers
+from ledger.api.responses import OrjsonResponse
+from ledger.api.tokens import read_dev_secret
+from ledger.application import Clock, utc_now
+from ledger.bootstrap import LedgerSystem, bootstrap
+from ledger.config import Settings, load_settings
+from ledger.errors import ConfigError
+from ledger.persistence.jti_store import open_jti_store
+from ledger.reaper import Reaper
+
+log = logging.getLogger("ledger.api")
+STATIC = Path(__file__).parent / "static"
+DESCRIPTION = (
+    "Who has which login sessions open, and how every session ended. "
+    "Auth: `Authorization: Bearer <JWT>`; scopes `sessions:me`, `sessions:read`, "
+    "`sessions:terminate`, `sessions:audit`, `sessions:ingest`. "
+    "Errors are RFC 9457 `application/problem+json`."
+)
+
+
+def make_verifier(settings: Settings) -> tuple[TokenVerifier, bool]:
+    """The token verifier, and whether it runs on the development secret."""
+    secret = settings.jwt_secret.get_secret_value().encode() if settings.jwt_secret else None
+    dev = False
+    if not settings.has_signing_keys:
+        if not settings.dev_mode:
+            raise ConfigError(
+                "LEDGER_JWT_SECRET",
+                "no signing key: set LEDGER_JWT_SECRET, LEDGER_JWKS_FILE or LEDGER_JWKS_URL "
+                "(or run `ledger serve --dev` for a development secret)",
+            )
+        secret, dev = read_dev_secret(settings.dev_secret_file, create=True), True
+    return TokenVerifier.from_settings(settings, hmac_secret=secret), dev
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    system: LedgerSystem | None = None,
+    clock: Clock = utc_now,
+) -> FastAPI:
+    """Build the API. With `system`, serve it (the caller closes it); else bootstrap one."""
+    settings = settings or (system.settings if system is not None else load_settings())
+    verifier, dev = make_verifier(settings)
+    context = ApiContext(settings=settings, verifier=verifier, metrics=Metrics(), dev_mode=dev)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = system is None
+        running = system or bootstrap(settings, clock=clock)
+        reaper: Reaper | None = None
+        try:
+            context.jti_store = open_jti_store(settings.events_url)
+            if running.projections is not None:
+                reaper = Reaper(
+                    running.ledger, running.active, running.clock, settings.reaper_interval_s
+                )
+                reaper.start()
+            context.metrics.lag.source = running.lag
+            context.system = running
+            yield
+        finally:
+            context.system = None
+            if reaper is not None:
+                reaper.stop()
+            if context.jti_store is not None:
+                context.jti_store.close()
+            if own:
+                running.close()
+
+    app = FastAPI(
+        title="Session Ledger",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+    )
+    app.state.ledger = context
+    install_problem_handlers(app)
+    for router in (me.router, admin.router, ingest.router, oidc.router, ops.router):
+        app.include_router(router)
+    _include_pages(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=context.metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _include_pages(app: FastAPI) -> None:
+    """The web pages (issue 7), when that package is present."""
+    try:
+        from ledger.api import pages  # noqa: PLC0415
+    except ImportError:
+        return
+    app.include_router(pages.router)
+    if STATIC.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with error responses declared as problem+json."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                problem = content.pop("application/json", None)
+                if status.isdigit() and int(status) >= 400 and problem is not None:
+                    if "OAuthError" in str(problem):
+                        content["application/json"] = problem
+                    else:
+                        content[PROBLEM_TYPE] = problem
+                elif problem is not None:
+                    content["application/json"] = problem
+    schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+    schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema

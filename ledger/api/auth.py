@@ -1,0 +1,124 @@
+"""Bearer-token authentication and scopes: who calls, in which tenant, allowed to do what.
+
+`CurrentPrincipal` verifies `Authorization: Bearer <JWT>` (see `ledger.api.keys`) and reads
+`sub`, `scope`, the tenant claim (`LEDGER_TENANT_CLAIM`, `default` when absent) and `sid`.
+The tenant comes from the token only, never from the request. `require_scope("sessions:me")`
+makes a dependency that also checks the scope (403 otherwise). Missing or bad tokens are a
+401 with `WWW-Authenticate: Bearer`. The web pages (issue 7) use these same dependencies.
+Tests: tests/api/test_security.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ledger.aggregates.ids import check_external_id, check_tenant
+from ledger.api.context import ContextDep
+from ledger.api.keys import KeysUnavailable, TokenRefused, TokenVerifier
+from ledger.api.problems import ApiProblem
+
+ME, READ, TERMINATE, AUDIT, INGEST = (
+    "sessions:me",
+    "sessions:read",
+    "sessions:terminate",
+    "sessions:audit",
+    "sessions:ingest",
+)
+SCOPES = (ME, READ, TERMINATE, AUDIT, INGEST)
+REALM = 'Bearer realm="session-ledger"'
+bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="A JWT (see docs/api.md)")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a user, an admin or the IdP, as its token says."""
+
+    sub: str
+    tenant: str
+    scopes: frozenset[str]
+    sid: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def unauthorized(detail: str, *, error: str | None = "invalid_token") -> ApiProblem:
+    """A 401 problem with the RFC 6750 challenge."""
+    challenge = REALM if error is None else f'{REALM}, error="{error}"'
+    return ApiProblem(
+        401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": challenge}
+    )
+
+
+def principal_from_token(verifier: TokenVerifier, token: str) -> Principal:
+    """Verify `token` and read the caller from it (TokenRefused when unacceptable)."""
+    settings = verifier.settings
+    claims = verifier.decode(
+        token, audience=settings.jwt_audience, issuer=settings.jwt_issuer, require=["exp", "sub"]
+    )
+    try:
+        sub = check_external_id(claims["sub"], what="sub")
+        tenant = check_tenant(claims.get(settings.tenant_claim, "default"))
+        sid = claims.get("sid")
+        if sid is not None:
+            sid = check_external_id(sid, what="sid")
+    except ValueError as e:
+        raise TokenRefused(f"invalid claim: {e}") from None
+    raw = claims.get("scope", "")
+    if isinstance(raw, str):
+        scopes = frozenset(raw.split())
+    elif isinstance(raw, list) and all(isinstance(s, str) for s in raw):
+        scopes = frozenset(raw)
+    else:
+        raise TokenRefused("invalid scope claim")
+    return Principal(sub=sub, tenant=tenant, scopes=scopes, sid=sid, claims=claims)
+
+
+def current_principal(
+    context: ContextDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The caller of this request (401 without a valid bearer token)."""
+    if credentials is None:
+        raise unauthorized("send Authorization: Bearer <token>", error=None)
+    try:
+        return principal_from_token(context.verifier, credentials.credentials)
+    except TokenRefused as e:
+        raise unauthorized(str(e)) from None
+    except KeysUnavailable as e:
+        raise ApiProblem(
+            503, "unavailable", "Service unavailable", f"signing keys unavailable: {e}"
+        ) from None
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_scope(scope: str) -> Callable[[Principal], Principal]:
+    """A dependency returning the caller when its token carries `scope` (else 403)."""
+
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        if scope not in principal.scopes:
+            raise ApiProblem(
+                403,
+                "insufficient-scope",
+                "Forbidden",
+                f"the token lacks the scope {scope}",
+                headers={
+                    "WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{scope}"'
+                },
+            )
+        return principal
+
+    dependency.__name__ = f"require_{scope.replace(':', '_')}"
+    return dependency
+
+
+MeCaller = Annotated[Principal, Depends(require_scope(ME))]
+Reader = Annotated[Principal, Depends(require_scope(READ))]
+Terminator = Annotated[Principal, Depends(require_scope(TERMINATE))]
+Auditor = Annotated[Principal, Depends(require_scope(AUDIT))]
+Ingestor = Annotated[Principal, Depends(require_scope(INGEST))]

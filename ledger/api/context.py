@@ -1,0 +1,60 @@
+"""What every request handler reaches: the ledger system, the token verifier, the metrics.
+
+`ApiContext` lives on `app.state.ledger` from startup to shutdown; handlers get it with the
+`ContextDep` dependency (no globals). `dev_mode` is True when tokens are verified with the
+development secret (the web pages offer their development sign-in only then).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ledger.api.keys import TokenVerifier
+from ledger.api.metrics import Metrics
+from ledger.api.problems import ApiProblem
+from ledger.bootstrap import LedgerSystem
+from ledger.config import Settings
+from ledger.persistence.jti_store import JtiStore
+
+
+@dataclass
+class ApiContext:
+    """The per-application state of the API."""
+
+    settings: Settings
+    verifier: TokenVerifier
+    metrics: Metrics
+    dev_mode: bool
+    system: LedgerSystem | None = None
+    jti_store: JtiStore | None = None
+
+    def ready_system(self) -> LedgerSystem:
+        """The ledger system, or a 503 while the application is starting or stopping."""
+        if self.system is None:
+            raise ApiProblem(503, "unavailable", "Service unavailable", "the ledger is starting")
+        return self.system
+
+    def now(self) -> datetime:
+        """The ledger's clock."""
+        return self.ready_system().clock()
+
+
+def get_context(request: Request) -> ApiContext:
+    """The `ApiContext` of the application serving `request`."""
+    context: ApiContext = request.app.state.ledger
+    return context
+
+
+ContextDep = Annotated[ApiContext, Depends(get_context)]
+
+
+def get_system(request: Request) -> LedgerSystem:
+    """The ledger system (503 while not ready)."""
+    return get_context(request).ready_system()
+
+
+SystemDep = Annotated[LedgerSystem, Depends(get_system)]

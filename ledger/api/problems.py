@@ -1,0 +1,211 @@
+"""RFC 9457 problem details: every 4xx and 5xx the API answers is `application/problem+json`.
+
+Domain errors (`LedgerError`) map by their own `.status`; FastAPI's validation errors,
+unknown routes and wrong methods are rewritten; a database outage is a 503, never a
+traceback. Tests: tests/api/test_errors.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
+
+import orjson
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from psycopg_pool import PoolTimeout
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from ledger.aggregates.errors import LedgerError
+from ledger.api.responses import OrjsonResponse
+
+PROBLEM_TYPE = "application/problem+json"
+TYPE_PREFIX = "tag:session-ledger,2026:problem:"
+log = logging.getLogger("ledger.api")
+
+OUTAGES: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    PoolTimeout,
+    sqlite3.OperationalError,
+)
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem; `errors` lists the fields refused by validation."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class ApiProblem(Exception):  # noqa: N818 - it is the problem, not an error about one
+    """An HTTP-level problem raised by the API itself (auth, limits, readiness)."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail = status, slug, title, detail
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """A problem+json response."""
+    body: dict[str, Any] = {"type": TYPE_PREFIX + slug, "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    if instance is not None:
+        body["instance"] = instance
+    body.update(extra or {})
+    return OrjsonResponse(body, status_code=status, headers=headers, media_type=PROBLEM_TYPE)
+
+
+def _ledger_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LedgerError)
+    return problem_response(
+        exc.status, exc.type_slug, exc.title, exc.detail, instance=request.url.path
+    )
+
+
+def _api_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiProblem)
+    return problem_response(
+        exc.status,
+        exc.slug,
+        exc.title,
+        exc.detail,
+        instance=request.url.path,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+
+
+_HTTP_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("body-too-large", "Request body too large"),
+}
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = _HTTP_SLUGS.get(exc.status_code, ("http-error", "HTTP error"))
+    detail = exc.detail if exc.detail and exc.detail != title else None
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no route {request.method} {request.url.path}"
+    if exc.status_code == 405:
+        detail = f"method {request.method} is not allowed here"
+    return problem_response(
+        exc.status_code,
+        slug,
+        title,
+        detail,
+        instance=request.url.path,
+        headers=dict(exc.headers or {}),
+    )
+
+
+def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg")), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    loc: list[str] = errors[0]["loc"] if errors else []
+    msg = str(errors[0]["msg"]) if errors else "invalid request"
+    where = ".".join(loc[1:] or loc)
+    return problem_response(
+        422,
+        "invalid-input",
+        "Invalid input",
+        f"{where}: {msg}" if where else msg,
+        instance=request.url.path,
+        extra={"errors": errors},
+    )
+
+
+def _outage(request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    return problem_response(
+        503,
+        "unavailable",
+        "Service unavailable",
+        "the database is not reachable; retry later",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
+
+
+def _internal(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        500,
+        "internal-error",
+        "Internal server error",
+        "the ledger failed to answer; the error was logged",
+        instance=request.url.path,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error as problem+json."""
+    app.add_exception_handler(LedgerError, _ledger_error)
+    app.add_exception_handler(ApiProblem, _api_problem)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for outage in OUTAGES:
+        app.add_exception_handler(outage, _outage)
+    app.add_exception_handler(Exception, _internal)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the problems an operation may answer."""
+    described = {
+        400: "Bad request",
+        401: "Missing or invalid bearer token",
+        403: "The token lacks the scope",
+        404: "No such session (or not one the caller may see)",
+        409: "Conflict with the recorded state",
+        413: "Request body too large",
+        422: "Invalid input",
+        503: "Database unavailable",
+    }
+    return {s: {"model": Problem, "description": described[s]} for s in statuses}
+
+
+def problem_json_bytes(status: int, slug: str, title: str, detail: str) -> bytes:
+    """A problem body as bytes (for the raw ASGI middleware)."""
+    return orjson.dumps(
+        {"type": TYPE_PREFIX + slug, "title": title, "status": status, "detail": detail}
+    )
