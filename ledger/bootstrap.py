@@ -107,6 +107,8 @@ def bootstrap(
         _factories=[f1, f2],
     )
     if settings.run_projections if run_projections is None else run_projections:
-        system.projections = Projections(events=events, views=views)
+        system.projections = Projections(
+            events=events, views=views, batch=settings.projection_batch
+        )
         system.projections.start()
     return system

@@ -82,6 +82,7 @@ def project(
     if once:
         caught_up = system.wait(head, timeout=600)
         outcome = reap(system.ledger, system.active, system.clock)
+        caught_up = caught_up and system.wait(outcome.position, timeout=600)
         system.close()
         typer.echo(f"caught up: {caught_up}; expired: {len(outcome.expired)}")
         raise typer.Exit(0 if caught_up else 1)
@@ -191,3 +192,7 @@ def main() -> None:
     except ConfigError as e:  # pragma: no cover - commands catch their own
         typer.echo(f"ledger: {e}", err=True)
         sys.exit(EXIT_CONFIG)
+
+
+if __name__ == "__main__":
+    main()

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     reaper_interval_s: float = Field(15.0, gt=0, le=3600)
     seal_interval_s: float = Field(300.0, gt=0)
     run_projections: bool = True
+    projection_batch: int = Field(2000, ge=1, le=100_000)
     pg_pool_size: int = Field(10, ge=1, le=200)
 
     jwt_secret: SecretStr | None = None

@@ -77,8 +77,15 @@ class ProjectionLock:
 class ViewRunner:
     """Runs one projection in this process, restarting it when it fails."""
 
-    def __init__(self, spec: ProjectionSpec, *, events: DatabaseURL, views: DatabaseURL) -> None:
+    def __init__(
+        self, spec: ProjectionSpec, *, events: DatabaseURL, views: DatabaseURL, batch: int = 2000
+    ) -> None:
         self.spec, self.events, self.views = spec, events, views
+        self.projection_class = type(
+            spec.projection.__name__,
+            (spec.projection,),
+            {"name": spec.name, "max_batch": batch, "__module__": spec.projection.__module__},
+        )
         self.env = view_env(spec.name, events, views)
         self.runner: ProjectionRunner[Any, Any] | None = None
         self.restarts = 0
@@ -108,7 +115,7 @@ class ViewRunner:
 
         runner: ProjectionRunner[Any, Any] = ProjectionRunner(
             application_class=SessionLedger,
-            projection_class=self.spec.projection,
+            projection_class=self.projection_class,
             view_class=self.spec.view_class(self.views),
             env=self.env,
         )
@@ -174,10 +181,11 @@ class ViewRunner:
 class Projections:
     """All of the ledger's projections, run in this process or elsewhere."""
 
-    def __init__(self, *, events: DatabaseURL, views: DatabaseURL) -> None:
+    def __init__(self, *, events: DatabaseURL, views: DatabaseURL, batch: int = 2000) -> None:
         self.events, self.views = events, views
         self.runners = {
-            name: ViewRunner(spec, events=events, views=views) for name, spec in PROJECTIONS.items()
+            name: ViewRunner(spec, events=events, views=views, batch=batch)
+            for name, spec in PROJECTIONS.items()
         }
 
     def start(self) -> None:

@@ -1,0 +1,126 @@
+"""Runners: exactly once across a crash, restart after failure, one runner per projection.
+
+Crash safety: a real `ledger project` process is SIGKILLed in the middle of a long catch-up
+and started again; its views must then equal a clean rebuild from the log, with the tracking
+position at the head of the log. An event applied twice (or skipped) would make the rows
+differ: the rebuild is independent of the crashed run's tables.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ledger.bootstrap import bootstrap, open_view
+from ledger.config import Settings
+from ledger.projections.rebuild import build_scratch, open_events
+from ledger.projections.runner import APP_NAME, ProjectionLock
+from tests.seeding import seed_sessions
+
+T0 = datetime.now(UTC) - timedelta(hours=1)
+
+
+def run_project(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url,
+           "LEDGER_PROJECTION_BATCH": "40", "LEDGER_REAPER_INTERVAL_S": "3600"}  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "ledger.cli", *args], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_runner_killed_mid_catch_up_resumes_to_views_equal_to_a_clean_rebuild(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    system = bootstrap(settings, run_projections=False)
+    head = seed_sessions(system.ledger, count=3000, start=T0)
+    system.close()
+    view, factory = open_view("active_sessions", settings)
+    process = run_project(settings, "project")
+    try:
+        deadline = time.monotonic() + 60
+        position = 0
+        while time.monotonic() < deadline:
+            position = view.max_tracking_id(APP_NAME) or 0
+            if position > head // 5:
+                break
+            time.sleep(0.005)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        killed_at = view.max_tracking_id(APP_NAME) or 0
+        assert 0 < killed_at < head, "the kill must land in the middle of the catch-up"
+    finally:
+        if process.poll() is None:
+            process.kill()
+    again = run_project(settings, "project", "--once")
+    _, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err.decode()
+    app = open_events(settings)
+    for name in ("active_sessions", "session_history"):
+        live, live_factory = open_view(name, settings)
+        scratch, scratch_factory, _ = build_scratch(name, settings, app)
+        assert live.max_tracking_id(APP_NAME) == app.recorder.max_notification_id() == head
+        assert list(live.rows()) == list(scratch.rows())
+        scratch.drop_tables()
+        live_factory.close()
+        scratch_factory.close()
+    app.close()
+    factory.close()
+
+
+def test_a_failed_runner_is_restarted_from_its_tracking_position(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.projections.active_sessions import ActiveSessionsView
+
+    original = ActiveSessionsView.apply
+    failures = {"left": 1}
+
+    def flaky(self: ActiveSessionsView, deltas: object, tracking: object) -> None:
+        if failures["left"] and self.prefix == "":
+            failures["left"] -= 1
+            raise RuntimeError("disk on fire")
+        original(self, deltas, tracking)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ActiveSessionsView, "apply", flaky)
+    system = bootstrap(make_settings(), run_projections=True)
+    try:
+        out = system.ledger.start_session(tenant="acme", user_id="alice", session_id="s1")
+        assert system.wait(out.position, timeout=20)
+        runner = system.projections.runners["active_sessions"]  # type: ignore[union-attr]
+        assert runner.restarts == 1 and "disk on fire" in (runner.last_error or "")
+        assert [s.id for s in system.active.user_sessions("acme", "alice", now=system.clock())] == [
+            "s1"
+        ]
+    finally:
+        system.close()
+
+
+def test_a_second_process_waits_for_the_projection_lock(
+    make_settings: Callable[..., Settings],
+) -> None:
+    import threading
+
+    settings = make_settings()
+    bootstrap(settings, run_projections=False).close()
+    first, second = (ProjectionLock("active_sessions", settings.views_url) for _ in range(2))
+    stop = threading.Event()
+    assert first.acquire(stop)
+    got: list[bool] = []
+    waiter = threading.Thread(target=lambda: got.append(second.acquire(stop)))
+    waiter.start()
+    time.sleep(1.5)
+    assert got == []
+    first.release()
+    waiter.join(timeout=10)
+    assert got == [True]
+    second.release()
