@@ -47,5 +47,12 @@ bench-full: $(STAMP) ## the benchmarks at full size (1,000,000 events)
 fuzz: $(STAMP) ## a longer schemathesis run against the API
 	LEDGER_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest -q tests/api/test_schemathesis.py
 
+browser: ## install Debian's Chromium for the browser tests (needs root or sudo) when missing
+	@if [ -x /usr/bin/chromium ]; then /usr/bin/chromium --version; else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			chromium chromium-driver fonts-dejavu-core && /usr/bin/chromium --version; fi
+
 clean: ## remove .venv, var/ and caches
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
