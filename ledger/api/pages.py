@@ -1,0 +1,263 @@
+"""The web pages: the console's and my account's "Active sessions", sign-in, and their JSON.
+
+Serves the HTML of `static/pages/` (its CSS and JavaScript come from `/static/pages/`) with
+security headers: a Content-Security-Policy that allows no inline script, no framing, no
+referrer. Small JSON endpoints under `/web/` serve the pages: the sign-in options, the
+development sign-in (only when the API verifies tokens with its development secret, else
+404) and device labels parsed from user agents ("Firefox on Windows"). The console's user
+search uses `GET /v1/users` of the admin router. The pages call the v1 API with a bearer
+token held in sessionStorage, never in a URL. Tests: tests/browser/.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+import ua_parser
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from ledger.aggregates.ids import check_external_id, check_tenant
+from ledger.api.auth import AUDIT, ME, READ, TERMINATE, CurrentPrincipal
+from ledger.api.context import ContextDep, SystemDep
+from ledger.api.problems import ApiProblem
+from ledger.api.responses import OrjsonResponse
+from ledger.api.tokens import mint_token
+from ledger.config import Settings
+from ledger.validation import MAX_USER_AGENT
+
+PAGES_DIR = Path(__file__).parent / "static" / "pages"
+DEV_TOKEN_TTL_S = 8 * 3600
+DEV_APPLICATION = {"id": "session-ledger-web", "name": "Session Ledger (development sign-in)"}
+NO_STORE = {"Cache-Control": "no-store"}
+
+router = APIRouter()
+
+
+# --------------------------------------------------------------------- pages
+
+
+def content_security_policy(settings: Settings) -> str:
+    """The pages' CSP: own scripts and styles only; the OIDC issuer may be fetched."""
+    connect = ["'self'"]
+    if settings.oidc_issuer:
+        parts = urlsplit(settings.oidc_issuer)
+        if parts.scheme in ("https", "http") and parts.netloc:
+            connect.append(f"{parts.scheme}://{parts.netloc}")
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            f"connect-src {' '.join(connect)}",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ]
+    )
+
+
+def security_headers(settings: Settings) -> dict[str, str]:
+    """Headers on every page."""
+    return {
+        "Content-Security-Policy": content_security_policy(settings),
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+        "Cache-Control": "no-store",
+    }
+
+
+@lru_cache(maxsize=8)
+def _page_html(name: str) -> bytes:
+    return (PAGES_DIR / f"{name}.html").read_bytes()
+
+
+def page(name: str, settings: Settings) -> HTMLResponse:
+    """One of the static pages, with the security headers."""
+    return HTMLResponse(_page_html(name), headers=security_headers(settings))
+
+
+@router.get("/console", include_in_schema=False)
+@router.get("/console/users/{user_id}/sessions", include_in_schema=False)
+def console_page(context: ContextDep) -> HTMLResponse:
+    """The console: a user search, a user's open sessions and their history."""
+    return page("console", context.settings)
+
+
+@router.get("/myaccount/sessions", include_in_schema=False)
+def myaccount_page(context: ContextDep) -> HTMLResponse:
+    """My account > Security > Active sessions."""
+    return page("myaccount", context.settings)
+
+
+@router.get("/signin", include_in_schema=False)
+def signin_page(context: ContextDep) -> HTMLResponse:
+    """Sign-in (OpenID Connect, or the development sign-in); also the OIDC redirect URI."""
+    return page("signin", context.settings)
+
+
+@router.get("/myaccount", include_in_schema=False)
+@router.get("/console/users/{user_id}", include_in_schema=False)
+def page_redirect(request: Request) -> RedirectResponse:
+    """Short paths lead to the sessions pages."""
+    return RedirectResponse(request.url.path.rstrip("/") + "/sessions", status_code=307)
+
+
+# ---------------------------------------------------------------- sign-in
+
+
+class OidcOptions(BaseModel):
+    """Where the browser signs in with OpenID Connect."""
+
+    issuer: str
+    client_id: str
+
+
+class SigninOptions(BaseModel):
+    """The sign-in methods this server offers the pages."""
+
+    dev_signin: bool
+    oidc: OidcOptions | None
+
+
+@router.get("/web/config", tags=["web pages"])
+def signin_options(context: ContextDep) -> SigninOptions:
+    """The sign-in options: OpenID Connect (when configured) and the development sign-in."""
+    s = context.settings
+    oidc = None
+    if s.oidc_issuer and s.oidc_client_id:
+        oidc = OidcOptions(issuer=s.oidc_issuer, client_id=s.oidc_client_id)
+    return SigninOptions(dev_signin=context.dev_mode, oidc=oidc)
+
+
+PageScope = Literal["sessions:me", "sessions:read", "sessions:terminate", "sessions:audit"]
+
+
+def _default_scopes() -> list[PageScope]:
+    return ["sessions:me"]
+
+
+class DevSignin(BaseModel):
+    """Whom to sign in as, in development mode."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=255)
+    tenant: str = Field("default", min_length=1, max_length=255)
+    scopes: list[PageScope] = Field(default_factory=_default_scopes, max_length=4)
+    start_session: bool = True
+
+
+class DevToken(BaseModel):
+    """A development token for the pages."""
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme, not a secret
+    expires_in: int
+    sid: str | None
+
+
+def _client_ip(request: Request) -> str | None:
+    host = request.client.host if request.client else None
+    try:
+        return str(ipaddress.ip_address(host)) if host else None
+    except ValueError:
+        return None
+
+
+@router.post("/web/dev-signin", tags=["web pages"], responses={404: {"description": "Not dev"}})
+def dev_signin(
+    body: DevSignin, request: Request, context: ContextDep, system: SystemDep
+) -> OrjsonResponse:
+    """Development mode only: a token for any user and scopes (404 otherwise).
+
+    With `start_session`, a session is recorded for the calling browser first, as an
+    identity provider would at sign-in, and the token's `sid` names it ("this session").
+    """
+    if not context.dev_mode:
+        raise HTTPException(404, "the development sign-in is off: the server is not in dev mode")
+    try:
+        user_id = check_external_id(body.user_id.strip(), what="user_id")
+        tenant = check_tenant(body.tenant.strip())
+    except ValueError as e:
+        raise ApiProblem(422, "invalid-input", "Invalid input", str(e)) from None
+    sid = None
+    if body.start_session:
+        outcome = system.ledger.start_session(
+            tenant=tenant,
+            user_id=user_id,
+            ip=_client_ip(request),
+            user_agent=(request.headers.get("user-agent") or "")[:MAX_USER_AGENT] or None,
+            application=DEV_APPLICATION,
+            auth_methods=["dev"],
+        )
+        system.wait(outcome.position)
+        sid = outcome.session.id if outcome.session else None
+    scopes = [s for s in (ME, READ, TERMINATE, AUDIT) if s in body.scopes]
+    token = mint_token(
+        context.settings,
+        sub=user_id,
+        scope=" ".join(scopes),
+        tenant=tenant,
+        sid=sid,
+        ttl=DEV_TOKEN_TTL_S,
+    )
+    result = DevToken(access_token=token, expires_in=DEV_TOKEN_TTL_S, sid=sid)
+    return OrjsonResponse(result.model_dump(), headers=NO_STORE)
+
+
+# ---------------------------------------------------------------- devices
+
+
+OS_NAMES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS"}
+APPLE_DEVICES = ("iPhone", "iPad", "iPod")
+
+
+@lru_cache(maxsize=4096)
+def device_label(user_agent: str) -> str:
+    """ "Firefox on Windows": the browser and the system of a user agent, in words."""
+    result = ua_parser.parse(user_agent)
+    browser = result.user_agent.family if result.user_agent else None
+    system = result.os.family if result.os else None
+    device = result.device.family if result.device else None
+    if system == "iOS" and device in APPLE_DEVICES:
+        system = device
+    system = OS_NAMES.get(system or "", system)
+    browser = None if browser in (None, "Other") else browser
+    system = None if system in (None, "Other") else system
+    if browser and system:
+        return f"{browser} on {system}"
+    if browser:
+        return str(browser)
+    return f"Unknown browser on {system}" if system else "Unknown browser"
+
+
+class DeviceQuery(BaseModel):
+    """User agents to describe."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_agents: list[Annotated[str, Field(max_length=MAX_USER_AGENT)]] = Field(max_length=500)
+
+
+class DeviceLabels(BaseModel):
+    """One label per user agent, in the same order."""
+
+    devices: list[str]
+
+
+@router.post("/web/devices", tags=["web pages"])
+def devices(body: DeviceQuery, caller: CurrentPrincipal) -> DeviceLabels:
+    """ "Firefox on Windows" for each user agent (any signed-in caller)."""
+    del caller
+    return DeviceLabels(devices=[device_label(ua) for ua in body.user_agents])
