@@ -1,0 +1,278 @@
+"""Fixtures of the browser tests: a real `ledger serve --dev` and Debian's headless Chromium.
+
+The server runs as a subprocess on 127.0.0.1 with a free port, SQLite in a temporary
+directory and its own development secret; tests seed it through the ingest API with tokens
+minted by `ledger.api.tokens.mint_token`. Chromium is /usr/bin/chromium (Debian's package,
+installed by `make browser` or .ci/browser-setup); without it the tests skip and say so.
+Screenshots go to test-output/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from ledger.api.tokens import mint_token
+from ledger.config import Settings, load_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+ADMIN_SCOPES = "sessions:read sessions:terminate sessions:audit"
+PAGE_SCOPES = ("sessions:me", "sessions:read", "sessions:terminate", "sessions:audit")
+
+UA = {
+    "firefox-windows": (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    ),
+    "safari-iphone": (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+    ),
+    "chrome-mac": (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
+    ),
+    "edge-windows": (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0"
+    ),
+    "chrome-android": (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Mobile Safari/537.36"
+    ),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LedgerServer:
+    """A running `ledger serve --dev`, with helpers to seed and inspect it through the API."""
+
+    def __init__(self, url: str, settings: Settings) -> None:
+        self.url = url
+        self.settings = settings
+        self.http = httpx.Client(base_url=url, timeout=10)
+
+    def token(self, sub: str, scope: str, *, sid: str | None = None, ttl: int = 3600) -> str:
+        """A token signed with the server's development secret."""
+        return mint_token(self.settings, sub=sub, scope=scope, sid=sid, ttl=ttl)
+
+    def _call(self, method: str, path: str, scope: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token('idp-gateway', scope)}"}
+        response = self.http.request(method, path, headers=headers, **kwargs)
+        assert response.status_code < 300, (method, path, response.status_code, response.text)
+        return response
+
+    def start(
+        self,
+        user_id: str,
+        session_id: str,
+        *,
+        ua: str,
+        ip: str,
+        app: tuple[str, str],
+        minutes_ago: int = 0,
+    ) -> None:
+        """Start a session through the ingest API, `minutes_ago` in the past."""
+        started = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+        self._call(
+            "POST",
+            "/v1/sessions",
+            "sessions:ingest",
+            json={
+                "session_id": session_id,
+                "user_id": user_id,
+                "ip": ip,
+                "user_agent": UA[ua],
+                "application": {"id": app[0], "name": app[1]},
+                "auth_methods": ["pwd"],
+                "started_at": started.isoformat(),
+                "idle_timeout_s": 86_400,
+                "max_lifetime_s": 172_800,
+            },
+        )
+
+    def end(self, session_id: str, reason: str) -> None:
+        """The IdP reports the end of a session (`logout` or `browser_closed`)."""
+        self._call(
+            "POST",
+            f"/v1/sessions/{session_id}/terminate",
+            "sessions:ingest",
+            json={"reason": reason},
+        )
+
+    def open_sessions(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's open sessions, as the API answers them."""
+        data = self._call("GET", f"/v1/users/{quote(user_id)}/sessions", ADMIN_SCOPES).json()
+        return list(data["sessions"])
+
+    def history(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's sessions with end reasons, as the API answers them."""
+        path = f"/v1/users/{quote(user_id)}/sessions/history"
+        return list(self._call("GET", path, ADMIN_SCOPES).json()["sessions"])
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    """Debian's Chromium, or a skip that says how to install it."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "browser tests need Debian's Chromium at /usr/bin/chromium: run `make browser` "
+            "(CI installs it with .ci/browser-setup)"
+        )
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def ledger_server(
+    chromium_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LedgerServer]:
+    """`ledger serve --dev` on 127.0.0.1 and a free port, with SQLite in a temporary dir."""
+    home = tmp_path_factory.mktemp("ledger-server")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env |= {
+        "LEDGER_DATABASE_URL": f"sqlite:///{home}/ledger.sqlite3",
+        "LEDGER_DEV_SECRET_FILE": str(home / "dev-secret"),
+        "LEDGER_REAPER_INTERVAL_S": "3600",
+    }
+    log = (home / "server.log").open("w")
+    command = [sys.executable, "-c", "from ledger.cli import main; main()"]
+    command += ["serve", "--dev", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited: {(home / 'server.log').read_text()}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server did not start: {(home / 'server.log').read_text()}")
+            time.sleep(0.1)
+        settings = load_settings(
+            database_url=env["LEDGER_DATABASE_URL"],
+            dev_secret_file=home / "dev-secret",
+            jwt_secret=None,
+            jwks_file=None,
+            jwks_url=None,
+            jwt_issuer=None,
+            jwt_audience=None,
+        )
+        server = LedgerServer(url, settings)
+        yield server
+        server.http.close()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: Path) -> Iterator[Any]:
+    """Headless Chromium driven by Playwright (never a downloaded browser)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def user_agent(browser: Any) -> str:
+    """Chromium's user agent, without the "Headless" that no person's browser shows."""
+    probe = browser.new_page()
+    agent = str(probe.evaluate("navigator.userAgent"))
+    probe.close()
+    return agent.replace("HeadlessChrome", "Chrome")
+
+
+@pytest.fixture
+def page(browser: Any, user_agent: str) -> Iterator[Any]:
+    """A fresh browser context and page; fails the test on script errors or CSP violations."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900},
+        user_agent=user_agent,
+        locale="en-GB",
+        timezone_id="UTC",
+    )
+    context.set_default_timeout(5000)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"console: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    yield page
+    context.close()
+    assert not problems, problems
+
+
+@pytest.fixture
+def shot() -> Callable[..., Path]:
+    """Save a full-page screenshot as test-output/screenshots/NAME.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page: Any, name: str, *, full_page: bool = True) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return take
+
+
+def sign_in(
+    page: Any,
+    server: LedgerServer,
+    *,
+    user: str,
+    scopes: tuple[str, ...],
+    next_path: str,
+    start_session: bool = True,
+) -> None:
+    """Sign in with the development sign-in form, as a person would, and land on `next_path`."""
+    page.goto(f"{server.url}/signin?next={quote(next_path)}")
+    page.get_by_label("User id").fill(user)
+    for scope in PAGE_SCOPES:
+        page.locator(f'input[name="scope"][value="{scope}"]').set_checked(scope in scopes)
+    page.get_by_label(re.compile("Record a session for this browser")).set_checked(start_session)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_url(server.url + next_path)
