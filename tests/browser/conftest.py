@@ -9,6 +9,7 @@ Screenshots go to test-output/screenshots/ (git-ignored).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -25,7 +26,7 @@ import httpx
 import pytest
 
 from ledger.api.tokens import mint_token
-from ledger.config import Settings, load_settings
+from ledger.config import load_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -74,14 +75,14 @@ def _free_port() -> int:
 class LedgerServer:
     """A running `ledger serve --dev`, with helpers to seed and inspect it through the API."""
 
-    def __init__(self, url: str, settings: Settings) -> None:
+    def __init__(self, url: str, mint: Callable[[str, str, str | None, int], str]) -> None:
         self.url = url
-        self.settings = settings
+        self.mint = mint
         self.http = httpx.Client(base_url=url, timeout=10)
 
     def token(self, sub: str, scope: str, *, sid: str | None = None, ttl: int = 3600) -> str:
-        """A token signed with the server's development secret."""
-        return mint_token(self.settings, sub=sub, scope=scope, sid=sid, ttl=ttl)
+        """A token the server accepts (its development secret, or the test IdP's key)."""
+        return self.mint(sub, scope, sid, ttl)
 
     def _call(self, method: str, path: str, scope: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token('idp-gateway', scope)}"}
@@ -149,56 +150,73 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
+@contextlib.contextmanager
+def running_ledger(home: Path, *, env: dict[str, str], dev: bool) -> Iterator[str]:
+    """`ledger serve` in a subprocess on 127.0.0.1 and a free port; yields its URL.
+
+    The server sees only the `LEDGER_*` variables in `env` (none of this shell's), with
+    SQLite under `home`; its output goes to `home/server.log`.
+    """
+    port = _free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    clean |= {
+        "LEDGER_DATABASE_URL": f"sqlite:///{home}/ledger.sqlite3",
+        "LEDGER_REAPER_INTERVAL_S": "3600",
+        **env,
+    }
+    log_path = home / "server.log"
+    command = [sys.executable, "-c", "from ledger.cli import main; main()", "serve"]
+    command += ["--host", "127.0.0.1", "--port", str(port)] + (["--dev"] if dev else [])
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command, cwd=home, env=clean, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"the server exited: {log_path.read_text()}")
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the server did not start: {log_path.read_text()}")
+                time.sleep(0.1)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 @pytest.fixture(scope="session")
 def ledger_server(
     chromium_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LedgerServer]:
     """`ledger serve --dev` on 127.0.0.1 and a free port, with SQLite in a temporary dir."""
     home = tmp_path_factory.mktemp("ledger-server")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
-    env |= {
-        "LEDGER_DATABASE_URL": f"sqlite:///{home}/ledger.sqlite3",
-        "LEDGER_DEV_SECRET_FILE": str(home / "dev-secret"),
-        "LEDGER_REAPER_INTERVAL_S": "3600",
-    }
-    log = (home / "server.log").open("w")
-    command = [sys.executable, "-c", "from ledger.cli import main; main()"]
-    command += ["serve", "--dev", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited: {(home / 'server.log').read_text()}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not start: {(home / 'server.log').read_text()}")
-            time.sleep(0.1)
+    secret_file = home / "dev-secret"
+    with running_ledger(home, env={"LEDGER_DEV_SECRET_FILE": str(secret_file)}, dev=True) as url:
         settings = load_settings(
-            database_url=env["LEDGER_DATABASE_URL"],
-            dev_secret_file=home / "dev-secret",
+            dev_secret_file=secret_file,
             jwt_secret=None,
             jwks_file=None,
             jwks_url=None,
             jwt_issuer=None,
             jwt_audience=None,
         )
-        server = LedgerServer(url, settings)
+
+        def mint(sub: str, scope: str, sid: str | None, ttl: int) -> str:
+            return mint_token(settings, sub=sub, scope=scope, sid=sid, ttl=ttl)
+
+        server = LedgerServer(url, mint)
         yield server
         server.http.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture(scope="session")

@@ -226,7 +226,7 @@ async function start() {
   if (config.oidc) {
     $("oidc").hidden = false;
     const host = new URL(config.oidc.issuer).host;
-    $("oidc-issuer").textContent = `Identity provider: ${host}`;
+    $("oidc-issuer").textContent = `You will sign in at ${config.oidc.issuer}, then come back here.`;
     $("oidc-signin").textContent = `Sign in with ${host}`;
     $("oidc-signin").addEventListener("click", () =>
       startOidc(config.oidc).catch((error) =>
