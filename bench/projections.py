@@ -1,0 +1,256 @@
+"""P1 and P2: how fast the views catch up with the log, and how far behind they run.
+
+P1 projects a seeded log into empty persisted views (both at once, as the service runs them)
+and compares with a raw ordered scan of the events table. P2 drives 1,000 start-session
+commands/s while `ledger project` runs the projections in its own process, and measures the
+time from a command's return to the moment both views have processed its position; the
+baseline is `bench.relay`, a minimal LISTEN/NOTIFY copy process, at the same rate.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from bench import raw
+from bench.core import Row, Sizes, ms, percentile
+from bench.infra import TENANT, database, human_bytes, settings, store_size, url_text
+from bench.relay import CHANNEL
+from bench.seed import AGENT, APPS
+from bench.stores import Stores
+from ledger.bootstrap import bootstrap, open_view
+from ledger.persistence.schema import events_table
+from ledger.projections.rebuild import catch_up, open_events
+from ledger.projections.registry import PROJECTIONS
+from ledger.projections.runner import APP_NAME
+
+P2_RATE = 1000
+P2_THREADS = 16
+
+
+def p1(kind: str, sizes: Sizes, stores: Stores) -> list[Row]:
+    """P1: catch-up of the seeded log into both views, vs a raw ordered scan."""
+    store = stores.log(kind, sizes.p1_events)
+    url = store.url
+    rows_scanned, scan_s = raw.ordered_scan(url, events_table(url))
+    conf = settings(url, group_commit=False)
+    app = open_events(conf)
+    opened = {name: open_view(name, conf) for name in PROJECTIONS}
+    finished: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    errors: list[str] = []
+    began = time.perf_counter()
+
+    def run(name: str) -> None:
+        try:
+            counts[name] = catch_up(name, opened[name][0], app)
+        except Exception as e:
+            errors.append(f"{name}: {type(e).__name__}: {e}")
+        finished[name] = time.perf_counter() - began
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in PROJECTIONS]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    for _, factory in opened.values():
+        factory.close()
+    app.close()
+    store.views_filled = not errors
+    events = store.seeded.events
+    row = Row(
+        id="P1", case=f"{kind}, {events:,} events, 2 views", metric="events/s",
+        ledger=round(events / wall, 1), baseline=round(rows_scanned / scan_s, 1),
+        baseline_name="raw ordered scan of the events table (rows/s)",
+        goal=">= 25,000 events/s" if kind == "postgresql" else "",
+        store=human_bytes(store_size(url)),
+    )  # fmt: skip
+    if row.goal:
+        row.goal_met = bool(row.ledger and row.ledger >= 25_000)
+    row.extra = {f"{n}_seconds": round(s, 2) for n, s in finished.items()}
+    row.notes = ", ".join(f"{n} done in {s:.1f} s" for n, s in finished.items())
+    if errors:
+        row.status, row.notes = "error", "; ".join(errors)
+    return [row]
+
+
+class LagWatcher:
+    """Polls the visible position and records, for each command, its time to visibility."""
+
+    def __init__(self, visible: Callable[[], int]) -> None:
+        self.visible = visible
+        self.lags: list[float] = []
+        self._pending: list[tuple[int, float]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def add(self, position: int, done: float) -> None:
+        """A command returned at `done` having written up to `position`."""
+        with self._lock:
+            heapq.heappush(self._pending, (position, done))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            seen = self.visible()
+            now = time.perf_counter()
+            with self._lock:
+                while self._pending and self._pending[0][0] <= seen:
+                    _, done = heapq.heappop(self._pending)
+                    self.lags.append(max(0.0, now - done))
+            time.sleep(0.001)
+
+    def start(self) -> None:
+        """Start polling."""
+        self._thread.start()
+
+    def drain(self, timeout: float) -> int:
+        """Wait until nothing is pending (or timeout); stop; return what is still pending."""
+        deadline = time.monotonic() + timeout
+        while self._pending and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._stop.set()
+        self._thread.join()
+        return len(self._pending)
+
+
+def paced(
+    op: Callable[[int], int | None], watcher: LagWatcher, *, rate: int, seconds: float
+) -> tuple[float, list[float]]:
+    """Call `op(k)` open-loop at `rate`/s from P2_THREADS threads: (achieved rate, lateness)."""
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+    late: list[float] = []
+
+    def worker(first: int) -> None:
+        for k in range(first, total, P2_THREADS):
+            due = start + k / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                late.append(-delay)
+            position = op(k)
+            if position is not None:
+                watcher.add(position, time.perf_counter())
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(P2_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return total / (time.perf_counter() - start), late
+
+
+def _ledger_lag(url: Any, sizes: Sizes) -> tuple[LagWatcher, float, list[float], int]:
+    env = {**os.environ, "LEDGER_DATABASE_URL": url_text(url), "LEDGER_JWT_SECRET": "x" * 40}
+    system = bootstrap(settings(url, group_commit=True), run_projections=False)
+    ledger_bin = os.path.join(os.path.dirname(sys.executable), "ledger")
+    proc = subprocess.Popen(
+        [ledger_bin, "project"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+
+        def op(k: int) -> int | None:
+            return system.ledger.start_session(
+                tenant=TENANT, user_id=f"user-{k % 1000}", ip="198.51.100.9",
+                user_agent=AGENT, application=APPS[k % len(APPS)], auth_methods=["pwd"],
+            ).position  # fmt: skip
+
+        system.wait(op(-1), timeout=60)
+
+        def visible() -> int:
+            return min(v.max_tracking_id(APP_NAME) or 0 for v in system.views.values())
+
+        watcher = LagWatcher(visible)
+        watcher.start()
+        rate, late = paced(op, watcher, rate=P2_RATE, seconds=sizes.p2_seconds)
+        left = watcher.drain(timeout=30)
+        return watcher, rate, late, left
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        system.close()
+
+
+def _raw_lag(url: Any, sizes: Sizes) -> tuple[LagWatcher, float]:
+    raw.create_table(url)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.relay", url_text(url)], stdout=subprocess.DEVNULL
+    )
+    local = threading.local()
+    statement = (
+        "WITH i AS (INSERT INTO raw_events (originator_id, originator_version, topic, state)"
+        " VALUES (%s, 1, %s, %s) RETURNING notification_id)"
+        f" SELECT (SELECT notification_id FROM i), pg_notify('{CHANNEL}', '')"
+    )
+    try:
+
+        def op(_: int) -> int:
+            if not hasattr(local, "conn"):
+                local.conn = raw.pg_connect(url, autocommit=True)
+            row = local.conn.execute(statement, (uuid.uuid4(), raw.TOPIC, b"x" * 400)).fetchone()
+            return int(row[0])
+
+        with raw.pg_connect(url, autocommit=True) as reader:
+
+            def visible() -> int:
+                row = reader.execute(
+                    "SELECT COALESCE(MAX(notification_id), 0) FROM raw_copy"
+                ).fetchone()
+                return int(row[0]) if row else 0
+
+            _wait_for_table(reader)
+            watcher = LagWatcher(visible)
+            watcher.start()
+            rate, _ = paced(op, watcher, rate=P2_RATE, seconds=sizes.p2_seconds)
+            watcher.drain(timeout=30)
+        return watcher, rate
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _wait_for_table(conn: Any) -> None:
+    for _ in range(300):
+        if conn.execute("SELECT to_regclass('raw_copy')").fetchone()[0]:
+            return
+        time.sleep(0.05)
+
+
+def p2(kind: str, sizes: Sizes) -> list[Row]:
+    """P2: projection lag p50/p99 under a steady 1,000 commands/s (PostgreSQL)."""
+    with database(kind, "p2") as url:
+        watcher, rate, late, left = _ledger_lag(url, sizes)
+        base, base_rate = _raw_lag(url, sizes)
+        size = human_bytes(store_size(url))
+    row = Row(
+        id="P2", case=f"{kind}, {P2_RATE:,} commands/s offered", metric="lag ms p50",
+        ledger=ms(percentile(watcher.lags, 50)), baseline=ms(percentile(base.lags, 50)),
+        baseline_name="raw INSERT+NOTIFY, relay process copies rows (lag ms p50)",
+        higher_is_better=False, p50_ms=ms(percentile(watcher.lags, 50)),
+        p99_ms=ms(percentile(watcher.lags, 99)), baseline_p50_ms=ms(percentile(base.lags, 50)),
+        baseline_p99_ms=ms(percentile(base.lags, 99)), store=size,
+    )  # fmt: skip
+    late_p99 = ms(percentile(late, 99)) or 0.0
+    row.extra = {
+        "achieved_commands_per_s": round(rate, 1),
+        "baseline_achieved_per_s": round(base_rate, 1),
+        "commands": len(watcher.lags),
+        "late_commands": len(late),
+        "late_p99_ms": late_p99,
+        "never_visible": left,
+    }
+    row.notes = (
+        f"achieved {rate:.0f} commands/s ({len(late)} issued late, p99 {late_p99:.0f} ms late);"
+        f" baseline achieved {base_rate:.0f}/s; lag = command return to visible in both views"
+    )
+    return [row]
