@@ -106,6 +106,12 @@ def signin_page(context: ContextDep) -> HTMLResponse:
     return page("signin", context.settings)
 
 
+@router.get("/", include_in_schema=False)
+def home() -> RedirectResponse:
+    """The service's root leads to my sessions (and so to sign-in)."""
+    return RedirectResponse("/myaccount/sessions", status_code=307)
+
+
 @router.get("/myaccount", include_in_schema=False)
 @router.get("/console/users/{user_id}", include_in_schema=False)
 def page_redirect(request: Request) -> RedirectResponse:

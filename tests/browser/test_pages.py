@@ -205,10 +205,10 @@ def test_an_admin_terminates_sessions_and_reads_the_reasons_in_the_history(
     active = page.locator("#active-list > li")
     expect(active).to_have_count(2)
     expect(card(page, "Firefox on Windows")).to_contain_text("203.0.113.80")
+    shot(page, "console-sessions")
     page.get_by_label("Find a user").fill("da")
     expect(users).to_have_count(1)
     expect(users.first).to_contain_text("dave")
-    shot(page, "console-sessions")
 
     card(page, "Mobile Safari on iPhone").get_by_role(
         "button", name=re.compile("^Terminate")
@@ -276,7 +276,7 @@ def test_a_user_without_admin_scopes_cannot_use_the_console(
 
 
 def test_a_reader_sees_sessions_but_no_terminate_buttons_and_no_history(
-    ledger_server: LedgerServer, page: Any
+    ledger_server: LedgerServer, page: Any, shot: Shot
 ) -> None:
     server = ledger_server
     server.start("hugo", "hugo-1", ua="firefox-windows", ip="192.0.2.60", app=("mail", "Mail"))
@@ -295,6 +295,12 @@ def test_a_reader_sees_sessions_but_no_terminate_buttons_and_no_history(
     page.get_by_role("tab", name="History").click()
     expect(page.locator("#history-state")).to_contain_text("not allowed to see the history")
     expect(page.locator("#history-state")).to_contain_text("sessions:audit")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("tab", name="Active sessions").click()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the console scrolls sideways by {overflow}px at phone width"
+    shot(page, "console-phone")
 
 
 def test_loading_expired_and_unreachable_are_said_in_plain_words(

@@ -109,6 +109,7 @@ def test_the_scripts_and_styles_are_served_as_static_files(serve: Client) -> Non
 
 def test_short_paths_lead_to_the_sessions_pages(serve: Client) -> None:
     client = serve()
+    assert client.get("/", follow_redirects=False).headers["location"] == "/myaccount/sessions"
     response = client.get("/myaccount", follow_redirects=False)
     assert response.headers["location"] == "/myaccount/sessions"
     response = client.get("/console/users/alice", follow_redirects=False)

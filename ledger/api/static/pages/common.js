@@ -233,7 +233,19 @@ export function setupHeader() {
     return null;
   }
   const tenant = auth.tenant === "default" ? "" : ` (${auth.tenant})`;
+  const links = [["/myaccount/sessions", "My sessions", auth.scopes.includes("sessions:me")]];
+  links.push(["/console", "Console", auth.scopes.includes("sessions:read")]);
+  const nav = h(
+    "nav",
+    { "aria-label": "Pages", class: "pages-nav" },
+    links
+      .filter(([, , allowed]) => allowed)
+      .map(([href, label]) =>
+        h("a", { href, "aria-current": location.pathname.startsWith(href) ? "true" : null }, label),
+      ),
+  );
   who.replaceChildren(
+    nav,
     h("span", {}, "Signed in as ", h("strong", {}, auth.sub), tenant),
     h(
       "button",

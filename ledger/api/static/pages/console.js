@@ -327,7 +327,7 @@ function start() {
   searchUsers("");
   if (!userId) return;
   document.title = `${userId} · Sessions · Console · Session Ledger`;
-  $("crumb-user").textContent = userId;
+  $("crumb").textContent = `Console › Users › ${userId} › Sessions`;
   $("page-title").textContent = `Sessions of ${userId}`;
   $("lead").textContent = "What this user has open now, and how their past sessions ended.";
   $("user-view").hidden = false;
