@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from ledger.aggregates.ids import check_external_id, check_tenant
 from ledger.api.auth import AUDIT, ME, READ, TERMINATE, CurrentPrincipal
 from ledger.api.context import ContextDep, SystemDep
-from ledger.api.problems import ApiProblem
+from ledger.api.problems import ApiProblem, Problem, error_responses
 from ledger.api.responses import OrjsonResponse
 from ledger.api.tokens import mint_token
 from ledger.config import Settings
@@ -181,7 +181,12 @@ def _client_ip(request: Request) -> str | None:
         return None
 
 
-@router.post("/web/dev-signin", tags=["web pages"], responses={404: {"description": "Not dev"}})
+DEV_SIGNIN_ERRORS = error_responses(413, 422, 503) | {
+    404: {"model": Problem, "description": "Not in development mode"}
+}
+
+
+@router.post("/web/dev-signin", tags=["web pages"], responses=DEV_SIGNIN_ERRORS)
 def dev_signin(
     body: DevSignin, request: Request, context: ContextDep, system: SystemDep
 ) -> OrjsonResponse:
@@ -262,7 +267,7 @@ class DeviceLabels(BaseModel):
     devices: list[str]
 
 
-@router.post("/web/devices", tags=["web pages"])
+@router.post("/web/devices", tags=["web pages"], responses=error_responses(401, 413, 422))
 def devices(body: DeviceQuery, caller: CurrentPrincipal) -> DeviceLabels:
     """ "Firefox on Windows" for each user agent (any signed-in caller)."""
     del caller
