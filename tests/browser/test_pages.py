@@ -285,9 +285,12 @@ def test_a_reader_sees_sessions_but_no_terminate_buttons_and_no_history(
         server,
         user="rita",
         scopes=("sessions:read",),
-        next_path="/console/users/hugo/sessions",
+        next_path="/console",
         start_session=False,
     )
+    expect(page.get_by_role("heading", name="Sessions of users")).to_be_visible()
+    page.locator("#users").get_by_role("link", name=re.compile("^hugo")).click()
+    page.wait_for_url(server.url + "/console/users/hugo/sessions")
     expect(page.locator("#active-list > li")).to_have_count(1)
     expect(page.locator("#active-list").get_by_role("button")).to_have_count(0)
     expect(page.get_by_role("button", name="Terminate all sessions")).to_be_hidden()
