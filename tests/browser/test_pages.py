@@ -362,3 +362,34 @@ def test_pages_without_a_token_send_the_person_to_sign_in(
     page.wait_for_url(ledger_server.url + "/console/users/zoe/sessions")
     expect(page.locator("#active-state")).to_contain_text("zoe has no open sessions")
     assert "token" not in page.url
+
+
+def test_a_termination_that_fails_keeps_the_session_and_says_why(
+    ledger_server: LedgerServer, page: Any
+) -> None:
+    server = ledger_server
+    server.start("jack", "jack-1", ua="firefox-windows", ip="192.0.2.31", app=("mail", "Mail"))
+    sign_in(page, server, user="jack", scopes=("sessions:me",), next_path="/myaccount/sessions")
+    cards = page.locator("#sessions > li")
+    expect(cards).to_have_count(2)
+    button = card(page, "Firefox on Windows").get_by_role("button")
+
+    page.route("**/v1/me/sessions/jack-1", lambda route: route.abort())
+    button.click()
+    page.get_by_role("dialog").get_by_role("button", name="Terminate session").click()
+    expect(page.locator("#notice")).to_contain_text("could not be reached")
+    expect(cards).to_have_count(2)
+    expect(button).to_be_enabled()
+    page.unroute("**/v1/me/sessions/jack-1")
+
+    # The sign-in ends while the page is open: the next action offers to sign in again.
+    page.evaluate(
+        "v => sessionStorage.setItem('ledger.auth', v)",
+        json.dumps({"token": server.token("jack", "sessions:me", ttl=1), "via": "dev"}),
+    )
+    time.sleep(1.1)
+    button.click()
+    page.get_by_role("dialog").get_by_role("button", name="Terminate session").click()
+    expect(page.locator("#notice")).to_contain_text("Your sign-in has expired")
+    expect(page.get_by_role("link", name="Sign in again")).to_be_visible()
+    assert len(server.open_sessions("jack")) == 2

@@ -199,6 +199,12 @@ export function hideState(box) {
   box.replaceChildren();
 }
 
+/** An action failed: say why; a sign-in that ended also gets its "Sign in again" button. */
+export function actionFailed(error, box, context) {
+  announce(explain(error, context).text, true);
+  if (error.kind === "expired" || error.kind === "signin") showError(box, error, context);
+}
+
 /** Say something in the page's polite live region (`#notice`). */
 export function announce(message, isError = false) {
   const notice = document.getElementById("notice");

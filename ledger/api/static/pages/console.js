@@ -1,12 +1,12 @@
 // Console > Users > {user} > Sessions: a user's open sessions (terminate one or all) and the
 // History tab (ended sessions, reason, who ended them), with a search of the tenant's users.
 import {
+  actionFailed,
   announce,
   api,
   confirmAction,
   currentAuth,
   deviceLabels,
-  explain,
   h,
   hideState,
   lastActive,
@@ -198,7 +198,7 @@ async function terminateOne(session, button) {
   } catch (error) {
     if (error.kind !== "notfound") {
       button.disabled = false;
-      announce(explain(error, TERMINATE).text, true);
+      actionFailed(error, $("active-state"), TERMINATE);
       return;
     }
     announce("That session had already ended.");
@@ -221,7 +221,7 @@ async function terminateAll() {
     announce(`${data.terminated.length} session${data.terminated.length === 1 ? "" : "s"} terminated.`);
     afterTermination(data.terminated);
   } catch (error) {
-    announce(explain(error, TERMINATE).text, true);
+    actionFailed(error, $("active-state"), TERMINATE);
   } finally {
     button.disabled = false;
   }

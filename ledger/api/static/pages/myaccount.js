@@ -1,12 +1,12 @@
 // My account > Security > Active sessions: my open sessions, "this session" marked,
 // terminate one other session or all of them (GET/DELETE /v1/me/sessions).
 import {
+  actionFailed,
   announce,
   api,
   confirmAction,
   currentAuth,
   deviceLabels,
-  explain,
   h,
   hideState,
   lastActive,
@@ -101,7 +101,7 @@ async function terminateOne(session, button) {
   } catch (error) {
     if (error.kind !== "notfound") {
       button.disabled = false;
-      announce(explain(error, NEED).text, true);
+      actionFailed(error, state, NEED);
       return;
     }
     announce("That session had already ended.");
@@ -131,7 +131,7 @@ async function terminateOthers() {
     announce(`${ended.size} session${ended.size === 1 ? "" : "s"} terminated.`);
     title.focus();
   } catch (error) {
-    announce(explain(error, NEED).text, true);
+    actionFailed(error, state, NEED);
   } finally {
     othersButton.disabled = false;
   }
