@@ -6,14 +6,24 @@
   `LOCK TABLE ... IN EXCLUSIVE MODE`, which needs UPDATE/DELETE privilege: with the advisory
   lock a role with INSERT and SELECT only can record events. Commit order still equals
   notification-id order, so readers never skip a notification.
+* Its subscription pulls once more right after LISTEN is in place (events committed between
+  the first pull and the LISTEN would otherwise wait for the next NOTIFY: at the end of a
+  burst, forever), and every `poll_interval` seconds as a safety net.
 The library's recorder test cases run against it: tests/integration/test_recorders.py.
 """
 
 from __future__ import annotations
 
+import time
 import zlib
+from collections.abc import Sequence
 
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.persistence import ApplicationRecorder, Subscription
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresSubscription,
+)
 from psycopg import sql
 
 TRIGGER_FUNCTION = "ledger_refuse_change"
@@ -74,3 +84,34 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
             sql.SQL("SELECT pg_advisory_xact_lock({0})").format(self.writers_lock_key),
         ]
         self.sql_create_statements.extend(append_only_statements(schema, self.events_table_name))
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        """LISTEN/NOTIFY, without the start-up gap; see `LedgerPostgresSubscription`."""
+        return LedgerPostgresSubscription(recorder=self, gt=gt, topics=topics)
+
+
+class LedgerPostgresSubscription(PostgresSubscription):
+    """The library's LISTEN/NOTIFY subscription, with a pull after LISTEN and a slow poll."""
+
+    poll_interval = 2.0
+
+    def _listen(self) -> None:
+        try:
+            with self._recorder.datastore.get_connection() as conn:
+                conn.execute(
+                    sql.SQL("LISTEN {0}").format(sql.Identifier(self._recorder.channel_name))
+                )
+                self._has_been_notified.set()  # catch what committed before LISTEN took effect
+                last_poll = time.monotonic()
+                while not self._has_been_stopped and not self._thread_error:
+                    for _ in conn.notifies(timeout=0.1, stop_after=1):
+                        self._has_been_notified.set()
+                    if time.monotonic() - last_poll >= self.poll_interval:
+                        self._has_been_notified.set()
+                        last_poll = time.monotonic()
+        except BaseException as e:
+            if self._thread_error is None:
+                self._thread_error = e
+            self.stop()
