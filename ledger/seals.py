@@ -44,6 +44,14 @@ _SQLITE_GUARDS = [
 ]
 
 
+class CorruptEventError(ValueError):
+    """A stored event that cannot be read as the ledger wrote it (the database was edited)."""
+
+    def __init__(self, position: int, problem: str) -> None:
+        super().__init__(f"the event at log position {position} is corrupt: {problem}")
+        self.position = position
+
+
 class EventRow(NamedTuple):
     """One stored event as the events table holds it."""
 
@@ -137,8 +145,12 @@ class LogStore:
         return aggregate_id if self.pg else aggregate_id.hex
 
     def _row(self, r: Sequence[Any]) -> EventRow:
-        oid = r[1] if isinstance(r[1], UUID) else UUID(hex=r[1])
-        return EventRow(int(r[0]), oid, int(r[2]), r[3] or "", bytes(r[4]))
+        state = r[4].encode() if isinstance(r[4], str) else bytes(r[4] or b"")  # SQLite: any type
+        try:
+            oid = r[1] if isinstance(r[1], UUID) else UUID(hex=str(r[1]))
+        except ValueError:
+            raise CorruptEventError(int(r[0]), f"aggregate id {r[1]!r} is not a UUID") from None
+        return EventRow(int(r[0]), oid, int(r[2]), str(r[3] or ""), state)
 
     # ------------------------------------------------------------ the events
 
@@ -313,4 +325,13 @@ def seal_new_events(system: Any) -> list[Seal]:
         return seal(store)
 
 
-__all__ = ["GENESIS", "EventRow", "LogStore", "Seal", "SealEntry", "seal", "seal_new_events"]
+__all__ = [
+    "GENESIS",
+    "CorruptEventError",
+    "EventRow",
+    "LogStore",
+    "Seal",
+    "SealEntry",
+    "seal",
+    "seal_new_events",
+]

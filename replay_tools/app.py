@@ -19,9 +19,10 @@ from eventsourcing.persistence import PersistenceError
 
 from ledger.config import Settings, load_settings
 from ledger.errors import ConfigError
+from ledger.seals import CorruptEventError
 from replay_tools.times import parse_time
 
-EXIT_DISCREPANCY = 1
+EXIT_DISCREPANCY = 1  # also: the log holds an event that cannot be read
 EXIT_CONFIG = 2
 
 app = typer.Typer(
@@ -74,3 +75,5 @@ def configured() -> Iterator[Settings]:
         raise fail(str(e)) from None
     except (psycopg.OperationalError, sqlite3.OperationalError, PersistenceError) as e:
         raise fail(f"LEDGER_DATABASE_URL: database error: {_one_line(e)}") from None
+    except CorruptEventError as e:
+        raise fail(f"{e}; run `ledger-replay verify-seals`", EXIT_DISCREPANCY) from None

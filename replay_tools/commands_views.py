@@ -39,10 +39,10 @@ def rebuild(projection: Projection = None, json: Json = False) -> None:
     """Rebuild views from position 0 and swap them in for the live ones."""
     from ledger.projections.rebuild import rebuild as rebuild_view  # noqa: PLC0415
 
-    results = []
+    results, names = [], _names(projection)
     with configured() as settings:
         head = _head(settings.events_url)
-        for name in _names(projection):
+        for name in names:
             with progress_bar(f"rebuilding {name}", head) as advance:
                 results.append(rebuild_view(name, settings, progress=advance))
     if json:
@@ -61,8 +61,9 @@ def _head(url: DatabaseURL) -> int:
 def verify(projection: Projection = None, json: Json = False) -> None:
     """Rebuild views into scratch tables from the log and diff them with the live ones."""
     reports: list[ViewReport] = []
+    names = _names(projection)
     with configured() as settings:
-        for name in _names(projection):
+        for name in names:
             with progress_bar(f"verifying {name}", _head(settings.events_url)) as advance:
                 reports.append(verify_view(name, settings, progress=advance))
     differences = [d for r in reports for d in r.differences]

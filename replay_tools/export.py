@@ -21,7 +21,7 @@ from uuid import UUID
 
 import orjson
 
-from ledger.seals import EventRow, LogStore
+from ledger.seals import CorruptEventError, EventRow, LogStore
 
 CSV_COLUMNS = [
     "position", "recorded_at", "time", "tenant", "user_id", "session_id", "event",
@@ -56,7 +56,7 @@ class Identities:
             dict.fromkeys(r.aggregate_id for r in rows if r.aggregate_id not in self._cache)
         )
         for first in self.store.aggregate_rows(missing, version=1):
-            self._put(first.aggregate_id, _identity(untag(orjson.loads(first.state))))
+            self._put(first.aggregate_id, _identity(record_of(first)["data"]))
 
     def get(self, aggregate_id: UUID) -> Identity:
         """The identity of an aggregate (None parts when its first event is gone)."""
@@ -95,7 +95,10 @@ def untag(value: Any) -> Any:
 
 def record_of(row: EventRow) -> dict[str, Any]:
     """One event as an export record (identity filled in by `export`)."""
-    data = untag(orjson.loads(row.state))
+    try:
+        data = untag(orjson.loads(row.state))
+    except orjson.JSONDecodeError as e:
+        raise CorruptEventError(row.position, f"its state is not JSON ({e})") from None
     time = data.get("at") or data.get("started_at") or data.get("timestamp")
     return {
         "position": row.position,

@@ -20,7 +20,7 @@ from uuid import UUID
 from ledger.aggregates import account_uuid, session_uuid
 from ledger.config import Settings
 from ledger.persistence.transcoder import OrjsonTranscoder
-from ledger.seals import EventRow, LogStore
+from ledger.seals import CorruptEventError, EventRow, LogStore
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,10 @@ def _transcoder() -> OrjsonTranscoder:
 
 def decode(row: EventRow) -> LogEvent:
     """The stored row as a `LogEvent` (times as UTC datetimes)."""
-    data = _transcoder().decode(row.state)
+    try:
+        data = _transcoder().decode(row.state)
+    except ValueError as e:
+        raise CorruptEventError(row.position, f"its state is not readable ({e})") from None
     return LogEvent(row.position, row.aggregate_id, row.version, row.topic, data)
 
 

@@ -62,8 +62,9 @@ def verify_seals(
         report.findings += _check_link(current, previous)
         entries = current.entry_list()
         rows = store.event_page(current.after, current.upto, limit=2**62)
-        report.findings += _check_events(store, current.seq, entries, rows, moved_to)
-        inserted += _inserted(current.seq, entries, rows)
+        replaced: set[int] = set()
+        report.findings += _check_events(store, current.seq, entries, rows, (moved_to, replaced))
+        inserted += _inserted(current.seq, entries, [r for r in rows if r.position not in replaced])
         report.seals, report.sealed_events = report.seals + 1, report.sealed_events + len(entries)
         report.head_hash, previous = current.hash, current
         if progress is not None:
@@ -96,8 +97,14 @@ def _check_link(current: Seal, previous: Seal | None) -> list[Finding]:
 
 
 def _check_events(
-    store: LogStore, seq: int, entries: list[SealEntry], rows: list[EventRow], moved_to: set[int]
+    store: LogStore,
+    seq: int,
+    entries: list[SealEntry],
+    rows: list[EventRow],
+    noted: tuple[set[int], set[int]],
 ) -> Iterator[Finding]:
+    """Findings about sealed events; notes where moved events went and rows rewritten."""
+    moved_to, replaced = noted
     at = {row.position: row for row in rows}
     for entry in entries:
         row = at.get(entry.position)
@@ -111,6 +118,7 @@ def _check_events(
             changed = " and its content changed" if now.entry().digest != entry.digest else ""
             yield _finding("reordered", seq, entry, f"moved to position {now.position}{changed}")
         elif row is not None:
+            replaced.add(row.position)
             other = f"{row.aggregate_id} v{row.version}"
             yield _finding("edited", seq, entry, f"its row now holds {other} instead")
         else:
@@ -118,10 +126,11 @@ def _check_events(
 
 
 def _inserted(seq: int, entries: list[SealEntry], rows: list[EventRow]) -> Iterator[Finding]:
-    sealed_positions = {e.position for e in entries}
+    """Rows in the sealed range holding no event of this seal (moves between seals are
+    filtered out later)."""
     sealed_events = {(e.aggregate_id, e.version) for e in entries}
     for row in rows:
-        if row.position in sealed_positions or (row.aggregate_id, row.version) in sealed_events:
+        if (row.aggregate_id, row.version) in sealed_events:
             continue
         yield Finding(
             "inserted",

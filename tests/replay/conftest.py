@@ -48,10 +48,14 @@ def raw_sql(database_url: str) -> Iterator[Callable[..., Any]]:
     if url.is_postgres:
         with psycopg.connect(**url.conninfo(), autocommit=True) as conn:  # type: ignore[arg-type]
             conn.execute(f'SET search_path TO "{url.schema}"')
-            yield lambda q, p=(): conn.execute(q.replace("?", "%s"), p).fetchall()
+            yield lambda q, p=(): _rows(conn.execute(q.replace("?", "%s"), p))
         return
     conn = sqlite3.connect(str(url.path), isolation_level=None)
     try:
-        yield lambda q, p=(): conn.execute(q, p).fetchall()
+        yield lambda q, p=(): _rows(conn.execute(q, p))
     finally:
         conn.close()
+
+
+def _rows(cursor: Any) -> list[Any]:
+    return list(cursor.fetchall()) if cursor.description else []
