@@ -63,7 +63,9 @@ class LedgerSystem:
                 factory.close()
 
 
-def open_view(name: str, settings: Settings, *, prefix: str = "") -> tuple[SessionView, Any]:
+def open_view(
+    name: str, settings: Settings, *, prefix: str = "", create: bool = True
+) -> tuple[SessionView, Any]:
     """A view object on the views database (tables created if missing), and its factory."""
     spec = PROJECTIONS[name]
     env = Environment(name, view_env(name, settings.events_url, settings.views_url))
@@ -71,7 +73,8 @@ def open_view(name: str, settings: Settings, *, prefix: str = "") -> tuple[Sessi
     view_class = spec.view_class(settings.views_url)
     datastore = factory.datastore  # type: ignore[attr-defined]
     view = view_class(datastore, prefix=prefix)  # type: ignore[call-arg]
-    view.create_table()
+    if create:
+        view.create_table()
     return view, factory
 
 
@@ -80,12 +83,16 @@ def bootstrap(
 ) -> LedgerSystem:
     """Check the databases, build the ledger and the views, maybe start the projections."""
     events, views = settings.events_url, settings.views_url
-    prepare_database(events, setting="LEDGER_DATABASE_URL")
+    can_create = prepare_database(events, setting="LEDGER_DATABASE_URL")
+    can_create_views = can_create
     if views != events:
-        prepare_database(views, setting="LEDGER_VIEWS_DATABASE_URL")
+        can_create_views = prepare_database(views, setting="LEDGER_VIEWS_DATABASE_URL")
+    env = events.library_env(pool_size=settings.pg_pool_size)
+    if not can_create:
+        env["CREATE_TABLE"] = "no"
     try:
         ledger = SessionLedger(
-            events.library_env(pool_size=settings.pg_pool_size),
+            env,
             clock=clock,
             activity_granularity_s=settings.activity_granularity_s,
             default_idle_timeout_s=settings.default_idle_timeout_s,
@@ -94,8 +101,8 @@ def bootstrap(
             group_commit_max_batch=settings.group_commit_max_batch,
             group_commit_max_wait_s=settings.group_commit_max_wait_ms / 1000,
         )
-        active, f1 = open_view("active_sessions", settings)
-        history, f2 = open_view("session_history", settings)
+        active, f1 = open_view("active_sessions", settings, create=can_create_views)
+        history, f2 = open_view("session_history", settings, create=can_create_views)
     except PersistenceError as e:
         raise ConfigError("LEDGER_DATABASE_URL", f"cannot use the database: {e}") from None
     system = LedgerSystem(
@@ -108,7 +115,10 @@ def bootstrap(
     )
     if settings.run_projections if run_projections is None else run_projections:
         system.projections = Projections(
-            events=events, views=views, batch=settings.projection_batch
+            events=events,
+            views=views,
+            batch=settings.projection_batch,
+            create_tables=can_create_views,
         )
         system.projections.start()
     return system

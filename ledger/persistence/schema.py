@@ -42,12 +42,16 @@ def pg_connect(
         yield conn
 
 
-def prepare_database(url: DatabaseURL, *, setting: str = "LEDGER_DATABASE_URL") -> None:
-    """Check the database can be used by this ledger and record its schema version."""
+def prepare_database(url: DatabaseURL, *, setting: str = "LEDGER_DATABASE_URL") -> bool:
+    """Check the database can be used by this ledger and record its schema version.
+
+    Returns whether this connection may create tables (False for an insert-only role on an
+    initialised PostgreSQL schema: the ledger then uses the tables `ledger db init` made).
+    """
     if url.kind == "sqlite":
         _prepare_sqlite(url, setting)
-    else:
-        _prepare_postgres(url, setting)
+        return True
+    return _prepare_postgres(url, setting)
 
 
 def _check_version(found: str | None, has_events: bool, columns: set[str], setting: str) -> None:
@@ -96,7 +100,7 @@ def _prepare_sqlite(url: DatabaseURL, setting: str) -> None:
         raise ConfigError(setting, f"{url.path} is not a usable SQLite database: {e}") from None
 
 
-def _prepare_postgres(url: DatabaseURL, setting: str) -> None:
+def _prepare_postgres(url: DatabaseURL, setting: str) -> bool:
     table = events_table(url)
     with pg_connect(url, setting=setting) as conn:
         try:
@@ -105,6 +109,14 @@ def _prepare_postgres(url: DatabaseURL, setting: str) -> None:
             )
         except psycopg.errors.InsufficientPrivilege:
             pass  # an insert-only role: `ledger db init` made the schema
+        exists = conn.execute(
+            "SELECT 1 FROM pg_namespace WHERE nspname = %s", (url.schema,)
+        ).fetchone()
+        if not exists:
+            raise ConfigError(
+                setting,
+                f"schema {url.schema!r} does not exist and role {url.user!r} may not create it",
+            )
         meta = sql.Identifier(url.schema, META_TABLE)
         exists = conn.execute(
             "SELECT to_regclass(%s) IS NOT NULL", (f"{url.schema}.{META_TABLE}",)
@@ -124,6 +136,18 @@ def _prepare_postgres(url: DatabaseURL, setting: str) -> None:
             )
         }
         _check_version(found, bool(columns), columns, setting)
+        row = conn.execute(
+            "SELECT has_schema_privilege(current_user, %s, 'CREATE')", (url.schema,)
+        ).fetchone()
+        can_create = bool(row and row[0])
+        if not can_create:
+            if found is None:
+                raise ConfigError(
+                    setting,
+                    f"role {url.user!r} may not create tables in schema {url.schema!r}, "
+                    "and the ledger is not initialised there: run `ledger db init` as its owner",
+                )
+            return False
         if found is None:
             conn.execute(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, value text)").format(
@@ -136,6 +160,7 @@ def _prepare_postgres(url: DatabaseURL, setting: str) -> None:
                 ).format(meta),
                 (str(SCHEMA_VERSION),),
             )
+    return True
 
 
 def grant_insert_only(url: DatabaseURL, role: str, *, view_tables: list[str]) -> None:

@@ -53,7 +53,9 @@ PROJECTIONS: dict[str, ProjectionSpec] = {
 }
 
 
-def view_env(name: str, events: DatabaseURL, views: DatabaseURL) -> dict[str, str]:
+def view_env(
+    name: str, events: DatabaseURL, views: DatabaseURL, *, create_tables: bool = True
+) -> dict[str, str]:
     """The environment for a projection: events database, with its view's database prefixed.
 
     The library looks up `<NAME>_<KEY>` before `<KEY>` for a projection named NAME, so the
@@ -64,4 +66,6 @@ def view_env(name: str, events: DatabaseURL, views: DatabaseURL) -> dict[str, st
     prefix = name.upper()
     for key, value in views.library_env().items():
         env[f"{prefix}_{key}"] = value
+    if not create_tables:
+        env[f"{prefix}_CREATE_TABLE"] = "no"
     return env

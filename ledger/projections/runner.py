@@ -78,7 +78,13 @@ class ViewRunner:
     """Runs one projection in this process, restarting it when it fails."""
 
     def __init__(
-        self, spec: ProjectionSpec, *, events: DatabaseURL, views: DatabaseURL, batch: int = 2000
+        self,
+        spec: ProjectionSpec,
+        *,
+        events: DatabaseURL,
+        views: DatabaseURL,
+        batch: int = 2000,
+        create_tables: bool = True,
     ) -> None:
         self.spec, self.events, self.views = spec, events, views
         self.projection_class = type(
@@ -86,7 +92,7 @@ class ViewRunner:
             (spec.projection,),
             {"name": spec.name, "max_batch": batch, "__module__": spec.projection.__module__},
         )
-        self.env = view_env(spec.name, events, views)
+        self.env = view_env(spec.name, events, views, create_tables=create_tables)
         self.runner: ProjectionRunner[Any, Any] | None = None
         self.restarts = 0
         self.last_error: str | None = None
@@ -181,10 +187,19 @@ class ViewRunner:
 class Projections:
     """All of the ledger's projections, run in this process or elsewhere."""
 
-    def __init__(self, *, events: DatabaseURL, views: DatabaseURL, batch: int = 2000) -> None:
+    def __init__(
+        self,
+        *,
+        events: DatabaseURL,
+        views: DatabaseURL,
+        batch: int = 2000,
+        create_tables: bool = True,
+    ) -> None:
         self.events, self.views = events, views
         self.runners = {
-            name: ViewRunner(spec, events=events, views=views, batch=batch)
+            name: ViewRunner(
+                spec, events=events, views=views, batch=batch, create_tables=create_tables
+            )
             for name, spec in PROJECTIONS.items()
         }
 
