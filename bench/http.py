@@ -23,7 +23,16 @@ import httpx
 import jwt
 
 from bench.core import Row, Sizes
-from bench.infra import JWT_SECRET, TENANT, database, human_bytes, settings, store_size, url_text
+from bench.infra import (
+    JWT_SECRET,
+    TENANT,
+    database,
+    human_bytes,
+    settings,
+    settle,
+    store_size,
+    url_text,
+)
 from bench.seed import seed
 from ledger.bootstrap import bootstrap
 
@@ -108,6 +117,7 @@ def h1(kind: str, sizes: Sizes) -> list[Row]:
             user = max(counts, key=lambda c: c[1])[0]
         finally:
             system.close()
+        settle(url)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = {**os.environ, "LEDGER_DATABASE_URL": url_text(url), "LEDGER_JWT_SECRET": JWT_SECRET}

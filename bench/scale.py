@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.core import Row, Sizes, ms, percentile, time_each
-from bench.infra import TENANT, database, human_bytes, settings, store_size
+from bench.infra import TENANT, database, human_bytes, settings, settle, store_size
 from bench.seed import APPS, seed
 from ledger.aggregates import account_uuid
 from ledger.bootstrap import LedgerSystem, bootstrap
@@ -69,6 +69,7 @@ def measure(kind: str, sessions: int, repeats: int) -> tuple[dict[str, list[floa
         try:
             print(f"  seeding {sessions:,} sessions on {kind}...", file=sys.stderr, flush=True)
             seed(system.ledger, sessions=sessions, views=[system.active, system.history])
+            settle(url)
             found: dict[str, list[float]] = {}
             for name, query in queries(system, sessions).items():
                 rng = random.Random(7)

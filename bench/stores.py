@@ -9,7 +9,7 @@ import contextlib
 import sys
 from dataclasses import dataclass
 
-from bench.infra import database, settings
+from bench.infra import database, settings, settle
 from bench.seed import Seeded, seed
 from ledger.bootstrap import bootstrap
 from ledger.persistence.url import DatabaseURL
@@ -44,6 +44,7 @@ class Stores:
                 seeded = seed(system.ledger, events=events, heavy_events=HEAVY_EVENTS)
             finally:
                 system.close()
+            settle(url)
             print(
                 f"  seeded {seeded.events:,} events in {seeded.seconds:.0f} s",
                 file=sys.stderr,
