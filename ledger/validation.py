@@ -55,6 +55,8 @@ def text(value: str | None, *, what: str, limit: int) -> str | None:
         raise InvalidInput(f"invalid {what}: expected a string")
     if len(value) > limit:
         raise InvalidInput(f"invalid {what}: longer than {limit} characters")
+    if "\x00" in value:  # PostgreSQL cannot store it: the projections would stall on it
+        raise InvalidInput(f"invalid {what}: contains a NUL character")
     return value
 
 
@@ -78,7 +80,7 @@ def auth_methods(value: Sequence[str] | None) -> list[str]:
         raise InvalidInput(f"invalid auth_methods: a list of at most {MAX_AUTH_METHODS} names")
     out: list[str] = []
     for item in value:
-        if not isinstance(item, str) or not item or len(item) > MAX_AUTH_METHOD:
+        if not isinstance(item, str) or not item or len(item) > MAX_AUTH_METHOD or "\x00" in item:
             raise InvalidInput(f"invalid auth method {item!r}")
         if item not in out:
             out.append(item)
