@@ -16,7 +16,7 @@ import hashlib
 import sqlite3
 import struct
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -36,6 +36,11 @@ ENTRY = struct.Struct(">Q16sQ32s")  # position, aggregate id, version, digest
 _HEADER = struct.Struct(">QQQQ")  # seq, after, upto, count
 _SEAL_COLUMNS = (
     "seq, after_position, last_position, event_count, sealed_at, prev_hash, entries, hash"
+)
+_SEAL_DDL = (
+    "CREATE TABLE IF NOT EXISTS {table} (seq {big} PRIMARY KEY, after_position {big} NOT NULL,"
+    " last_position {big} NOT NULL, event_count {big} NOT NULL, sealed_at TEXT NOT NULL,"
+    " prev_hash TEXT NOT NULL, entries {blob} NOT NULL, hash TEXT NOT NULL)"
 )
 _SQLITE_GUARDS = [
     f"CREATE TRIGGER IF NOT EXISTS {SEAL_TABLE}_no_{op.lower()} BEFORE {op} ON {SEAL_TABLE} "
@@ -128,8 +133,14 @@ class LogStore:
             if url.is_postgres:
                 conn: Any = stack.enter_context(pg_connect(url, setting=setting, autocommit=True))
             else:
-                conn = stack.enter_context(_sqlite_connect(url, setting))
-            yield cls(url, conn)
+                conn = stack.enter_context(closing(_sqlite_connect(url, setting)))
+            try:
+                store = cls(url, conn)
+            except sqlite3.DatabaseError as e:
+                raise ConfigError(
+                    setting, f"{url.path} is not a usable SQLite database: {e}"
+                ) from None
+            yield store
 
     def _exists(self, table: str) -> bool:
         if self.pg:
@@ -216,26 +227,21 @@ class LogStore:
     # ------------------------------------------------------------- the seals
 
     def create_seal_table(self) -> None:
-        """Create the seal table and its append-only guard (idempotent)."""
-        if not self.pg:
-            self.conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {SEAL_TABLE} (seq INTEGER PRIMARY KEY,"
-                " after_position INTEGER NOT NULL, last_position INTEGER NOT NULL,"
-                " event_count INTEGER NOT NULL, sealed_at TEXT NOT NULL,"
-                " prev_hash TEXT NOT NULL, entries BLOB NOT NULL, hash TEXT NOT NULL)"
-            )
-            for statement in _SQLITE_GUARDS:
-                self.conn.execute(statement)
+        """Create the seal table and its append-only guard, unless it exists (then a role
+        with only SELECT and INSERT on it can seal)."""
+        if self._exists(SEAL_TABLE):
             return
-        with self.conn.transaction():
-            self.conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.seals} (seq bigint PRIMARY KEY,"
-                " after_position bigint NOT NULL, last_position bigint NOT NULL,"
-                " event_count integer NOT NULL, sealed_at text NOT NULL,"
-                " prev_hash text NOT NULL, entries bytea NOT NULL, hash text NOT NULL)"
-            )
-            for composed in append_only_statements(self.url.schema, SEAL_TABLE):
-                self.conn.execute(composed)
+        types = (
+            {"big": "bigint", "blob": "bytea"} if self.pg else {"big": "INTEGER", "blob": "BLOB"}
+        )
+        statements: list[Any] = [_SEAL_DDL.format(table=self.seals, **types)]
+        if self.pg:
+            statements += append_only_statements(self.url.schema, SEAL_TABLE)
+        else:
+            statements += _SQLITE_GUARDS
+        with self.conn.transaction() if self.pg else nullcontext():
+            for statement in statements:
+                self.conn.execute(statement)
 
     def seal_list(self, *, last_only: bool = False) -> Iterator[Seal]:
         """The seals in chain order (or only the last one); none when there is no seal table."""
@@ -261,20 +267,11 @@ class LogStore:
         return True
 
 
-@contextmanager
-def _sqlite_connect(url: DatabaseURL, setting: str) -> Iterator[sqlite3.Connection]:
+def _sqlite_connect(url: DatabaseURL, setting: str) -> sqlite3.Connection:
     assert url.path is not None
     if not url.path.is_file():
         raise ConfigError(setting, f"no ledger database at {url.path}")
-    conn = sqlite3.connect(url.path, timeout=10, isolation_level=None)
-    try:
-        try:
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        except sqlite3.DatabaseError as e:
-            raise ConfigError(setting, f"{url.path} is not a usable SQLite database: {e}") from None
-        yield conn
-    finally:
-        conn.close()
+    return sqlite3.connect(url.path, timeout=10, isolation_level=None)
 
 
 def utc_stamp() -> str:
@@ -323,15 +320,3 @@ def seal_new_events(system: Any) -> list[Seal]:
     """Seal the events recorded since the last seal (`ledger project` calls this periodically)."""
     with LogStore.open(system.settings.events_url) as store:
         return seal(store)
-
-
-__all__ = [
-    "GENESIS",
-    "CorruptEventError",
-    "EventRow",
-    "LogStore",
-    "Seal",
-    "SealEntry",
-    "seal",
-    "seal_new_events",
-]

@@ -43,7 +43,7 @@ class ExportFilter:
 class Identities:
     """Tenant, user and session of aggregates, from their first events; a bounded LRU cache."""
 
-    def __init__(self, store: LogStore, size: int = 50_000) -> None:
+    def __init__(self, store: LogStore, size: int = 10_000) -> None:
         self.store, self.size = store, size
         self._cache: OrderedDict[UUID, Identity] = OrderedDict()
 

@@ -78,12 +78,15 @@ def verify_view(
         scratch.create_table()
         start = live.max_tracking_id(APP_NAME) or 0
         catch_up(name, scratch, app, until=start, progress=progress)
-        with Snapshot.open(settings.views_url) as seen:
+        setting = (
+            "LEDGER_VIEWS_DATABASE_URL" if settings.views_database_url else "LEDGER_DATABASE_URL"
+        )
+        with Snapshot.open(settings.views_url, setting=setting) as seen:
             tracking = live.t(f"{name}_tracking")
             position = seen.scalar(f"SELECT MAX(notification_id) FROM {tracking}")  # noqa: S608
             catch_up(name, scratch, app, until=position or 0, progress=progress)
             report = ViewReport(name, position or 0, app.recorder.max_notification_id() or 0)
-            with Snapshot.open(settings.views_url) as built:
+            with Snapshot.open(settings.views_url, setting=setting) as built:
                 for table in live.view_tables():
                     compare_table(report, table, (seen, live.t(table)), (built, scratch.t(table)))
     finally:
