@@ -73,7 +73,7 @@ def configured() -> Iterator[Settings]:
         yield load_settings()
     except ConfigError as e:
         raise fail(str(e)) from None
-    except (psycopg.OperationalError, sqlite3.OperationalError, PersistenceError) as e:
+    except (psycopg.Error, sqlite3.Error, PersistenceError) as e:  # unreachable, refused, ...
         raise fail(f"LEDGER_DATABASE_URL: database error: {_one_line(e)}") from None
     except CorruptEventError as e:
         raise fail(f"{e}; run `ledger-replay verify-seals`", EXIT_DISCREPANCY) from None

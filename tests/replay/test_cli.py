@@ -6,7 +6,7 @@ import json
 
 from ledger.bootstrap import LedgerSystem
 from tests.conftest import FakeClock
-from tests.replay.conftest import Replay
+from tests.replay.conftest import Replay, raw_sql
 
 MAIL = {"id": "mail", "name": "Mail"}
 
@@ -146,3 +146,18 @@ def test_timeline_keeps_only_events_between_since_and_until(
     events = json.loads(result.stdout)["events"]
     assert {e["time"] for e in events} == {"2026-03-01T12:01:00Z"}
     assert {e["session_id"] for e in events} == {"s2"}
+
+
+def test_a_database_refusal_is_one_line_and_exit_2(
+    write_only: LedgerSystem, replay: Replay, database_url: str
+) -> None:
+    write_only.ledger.start_session(tenant="acme", user_id="ann", session_id="s1")
+    assert replay("seal").exit_code == 0
+    write_only.ledger.start_session(tenant="acme", user_id="ann", session_id="s2")
+    with raw_sql(database_url) as execute:
+        execute("DROP TABLE ledger_seals")
+        execute("CREATE VIEW ledger_seals AS SELECT 1 AS seq")  # a seal table nobody can use
+    result = replay("seal")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("ledger-replay: LEDGER_DATABASE_URL: database error:")
+    assert len(result.stderr.strip().splitlines()) == 1
