@@ -63,6 +63,7 @@ def p1(kind: str, sizes: Sizes, stores: Stores) -> list[Row]:
     wall = time.perf_counter() - began
     for _, factory in opened.values():
         factory.close()
+    alone = {name: _alone(name, conf, app, store.seeded.events) for name in PROJECTIONS}
     app.close()
     store.views_filled = not errors
     events = store.seeded.events
@@ -76,10 +77,28 @@ def p1(kind: str, sizes: Sizes, stores: Stores) -> list[Row]:
     if row.goal:
         row.goal_met = bool(row.ledger and row.ledger >= 25_000)
     row.extra = {f"{n}_seconds": round(s, 2) for n, s in finished.items()}
-    row.notes = ", ".join(f"{n} done in {s:.1f} s" for n, s in finished.items())
+    row.extra.update({f"{n}_alone_events_per_s": round(r, 1) for n, r in alone.items()})
+    row.notes = (
+        "both views at once in one process (each reads and decodes the whole log): "
+        + ", ".join(f"{n} done in {s:.1f} s" for n, s in finished.items())
+        + "; each view alone: "
+        + ", ".join(f"{n} {r:,.0f}/s" for n, r in alone.items())
+    )
     if errors:
         row.status, row.notes = "error", "; ".join(errors)
     return [row]
+
+
+def _alone(name: str, conf: Any, app: Any, events: int) -> float:
+    """Events/s of one view catching up on its own (scratch tables, dropped afterwards)."""
+    view, factory = open_view(name, conf, prefix="bench_alone_")
+    try:
+        began = time.perf_counter()
+        catch_up(name, view, app)
+        return events / (time.perf_counter() - began)
+    finally:
+        view.drop_tables()
+        factory.close()
 
 
 class LagWatcher:

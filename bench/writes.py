@@ -9,6 +9,7 @@ Projections do not run in the measured process (in production `ledger project` r
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -36,14 +37,16 @@ def sample_state(system: LedgerSystem) -> bytes:
 
 
 def start_op(system: LedgerSystem) -> Callable[[int, int], object]:
-    """One start-session command per call; users drawn from a pool of `USERS`."""
+    """One start-session command per call, with an IdP session id, users from a pool."""
     ledger = system.ledger
+    run = uuid.uuid4().hex[:8]
 
     def op(client: int, n: int) -> object:
         user = (client * 7919 + n * 104_729) % USERS
         return ledger.start_session(
-            tenant=TENANT, user_id=f"user-{user}", ip="198.51.100.7", user_agent=AGENT,
-            application=APPS[user % len(APPS)], auth_methods=["pwd"],
+            tenant=TENANT, user_id=f"user-{user}", session_id=f"idp-{run}-{client}-{n}",
+            ip="198.51.100.7", user_agent=AGENT, application=APPS[user % len(APPS)],
+            auth_methods=["pwd"],
         )  # fmt: skip
 
     return op
