@@ -15,10 +15,14 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
+
 from ledger.config import Settings
+from ledger.persistence.schema import prepare_database
 from ledger.projections.deltas import from_us
-from ledger.projections.rebuild import catch_up, open_events
-from ledger.projections.runner import APP_NAME
+from ledger.projections.rebuild import catch_up
+from ledger.projections.registry import PROJECTIONS, view_env
 from replay_tools.snapshot import Snapshot
 from replay_tools.times import format_time
 
@@ -66,34 +70,54 @@ def verify_view(
     name: str, settings: Settings, *, progress: Callable[[int], None] | None = None
 ) -> ViewReport:
     """Rebuild `name` into scratch tables, compare with the live view at one position."""
-    from ledger.bootstrap import open_view  # noqa: PLC0415 - heavy, and only for this command
-
-    app = open_events(settings)
-    live: Any
-    scratch: Any
-    live, live_factory = open_view(name, settings)
-    scratch, scratch_factory = open_view(name, settings, prefix=VERIFY_PREFIX)
+    app = _log_reader(settings)
+    scratch, factory = _open_scratch(name, settings)
+    url, setting = settings.views_url, _views_setting(settings)
+    tracking = scratch.qualify(f"{name}_tracking")  # the live view's tracking table
+    where_live = f"SELECT MAX(notification_id) FROM {tracking}"  # noqa: S608
     try:
         scratch.drop_tables()
         scratch.create_table()
-        start = live.max_tracking_id(APP_NAME) or 0
-        catch_up(name, scratch, app, until=start, progress=progress)
-        setting = (
-            "LEDGER_VIEWS_DATABASE_URL" if settings.views_database_url else "LEDGER_DATABASE_URL"
-        )
-        with Snapshot.open(settings.views_url, setting=setting) as seen:
-            tracking = live.t(f"{name}_tracking")
-            position = seen.scalar(f"SELECT MAX(notification_id) FROM {tracking}")  # noqa: S608
-            catch_up(name, scratch, app, until=position or 0, progress=progress)
-            report = ViewReport(name, position or 0, app.recorder.max_notification_id() or 0)
-            with Snapshot.open(settings.views_url, setting=setting) as built:
-                for table in live.view_tables():
-                    compare_table(report, table, (seen, live.t(table)), (built, scratch.t(table)))
+        with Snapshot.open(url, setting=setting) as now:
+            start = now.scalar(where_live) or 0
+        catch_up(name, scratch, app, until=start, progress=progress)  # the bulk, unhurried
+        with Snapshot.open(url, setting=setting) as seen:
+            position = seen.scalar(where_live) or 0
+            catch_up(name, scratch, app, until=position, progress=progress)  # the last steps
+            report = ViewReport(name, position, app.recorder.max_notification_id() or 0)
+            with Snapshot.open(url, setting=setting) as built:
+                for table in scratch.view_tables():
+                    live, rebuilt = scratch.qualify(table), scratch.t(table)
+                    compare_table(report, table, (seen, live), (built, rebuilt))
     finally:
         scratch.drop_tables()
-        for closing in (scratch_factory, live_factory, app):
-            closing.close()
+        factory.close()
+        app.close()
     return report
+
+
+def _views_setting(settings: Settings) -> str:
+    return "LEDGER_VIEWS_DATABASE_URL" if settings.views_database_url else "LEDGER_DATABASE_URL"
+
+
+def _log_reader(settings: Settings) -> Any:
+    """A `SessionLedger` used only to read the log, on one connection."""
+    from ledger.application import SessionLedger  # noqa: PLC0415 - only for this command
+
+    prepare_database(settings.events_url)
+    return SessionLedger(settings.events_url.library_env(pool_size=1))
+
+
+def _open_scratch(name: str, settings: Settings) -> tuple[Any, Any]:
+    """The scratch view (like `ledger.bootstrap.open_view`, with one connection, not five)."""
+    values = view_env(name, settings.events_url, settings.views_url)
+    for key in [k for k in values if k.endswith(("POOL_SIZE", "MAX_OVERFLOW"))]:
+        values[key] = "1"
+    factory = InfrastructureFactory.construct(env=Environment(name, values))
+    view_class = PROJECTIONS[name].view_class(settings.views_url)
+    view = view_class(factory.datastore, prefix=VERIFY_PREFIX)  # type: ignore[attr-defined,call-arg]
+    view.create_table()  # type: ignore[attr-defined]
+    return view, factory
 
 
 def compare_table(
