@@ -136,15 +136,23 @@ def run_clients(
     Each thread runs for `warmup + seconds`; operations that complete inside the last
     `seconds` are counted (and their latencies kept). Errors are counted, never raised.
     """
-    ready, go = threading.Barrier(clients + 1), threading.Barrier(clients + 1)
+    ready = threading.Barrier(clients + 1, timeout=300)
+    go = threading.Barrier(clients + 1, timeout=300)
     lock = threading.Lock()
     latencies: list[float] = []
     errors: list[str] = []
     window: dict[str, float] = {}
 
     def client(index: int) -> None:
-        if setup is not None:
-            setup(index)
+        try:
+            if setup is not None:
+                setup(index)
+        except Exception as e:
+            with lock:
+                errors.append(f"setup: {type(e).__name__}: {e}")
+            ready.wait()
+            go.wait()
+            return
         ready.wait()
         go.wait()
         mine: list[float] = []
