@@ -101,7 +101,8 @@ def export(
     partial = out.with_name(out.name + ".partial") if out is not None else None
     with configured() as settings, open_log(settings) as store:
         head = store.head()
-        with position_bar("exporting", after, head) as reached:
+        on_screen = out is None and sys.stdout.isatty()  # the bar would mix with the data
+        with position_bar("exporting", after, head, quiet=on_screen) as reached:
             found = records(store, which, head=head, progress=reached)
             count = _write(writer, found, partial)
     if out is not None and partial is not None:

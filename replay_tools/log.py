@@ -4,7 +4,7 @@ Reads the events table directly and read-only (through `ledger.seals.LogStore`) 
 each stored state with the ledger's own transcoder; the views are never consulted. A user's
 events are their `Account` aggregate's and those of every session it lists, up to one head
 position, so one answer never mixes two moments of the log.
-Tests: tests/replay/test_history_model.py, tests/replay/test_timeline.py.
+Tests: tests/replay/test_history_model.py, tests/replay/test_cli.py.
 """
 
 from __future__ import annotations

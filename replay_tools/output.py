@@ -69,9 +69,11 @@ def say(message: str) -> None:
 
 
 @contextmanager
-def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A bar on stderr (only when it is a terminal); yields `advance(n)`."""
-    console = Console(stderr=True)
+def progress_bar(
+    description: str, total: int | None, *, quiet: bool = False
+) -> Iterator[Callable[[int], None]]:
+    """A bar on stderr (only when it is a terminal, and not `quiet`); yields `advance(n)`."""
+    console = Console(stderr=True, quiet=quiet)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -86,9 +88,11 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
 
 
 @contextmanager
-def position_bar(description: str, start: int, head: int) -> Iterator[Callable[[int], None]]:
+def position_bar(
+    description: str, start: int, head: int, *, quiet: bool = False
+) -> Iterator[Callable[[int], None]]:
     """A bar over log positions (start, head]; yields `reached(position)`."""
-    with progress_bar(description, max(head - start, 0)) as advance:
+    with progress_bar(description, max(head - start, 0), quiet=quiet) as advance:
         done = start
 
         def reached(position: int) -> None:

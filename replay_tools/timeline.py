@@ -3,7 +3,7 @@
 Each entry says when it happened, which session it concerns, what happened, why (reason),
 who did it (actor) and what caused it (cause: the id of the password reset or revocation
 that ended a session, a logout channel, a back-channel token id). Read from the log alone.
-Tests: tests/replay/test_timeline.py.
+Tests: tests/replay/test_cli.py.
 """
 
 from __future__ import annotations
