@@ -87,7 +87,7 @@ def bootstrap(
     can_create_views = can_create
     if views != events:
         can_create_views = prepare_database(views, setting="LEDGER_VIEWS_DATABASE_URL")
-    env = events.library_env(pool_size=settings.pg_pool_size)
+    env = events.library_env(pool_size=2, max_overflow=settings.pg_pool_size)
     if not can_create:
         env["CREATE_TABLE"] = "no"
     try:

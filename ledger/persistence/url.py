@@ -106,8 +106,14 @@ class DatabaseURL:
             info["password"] = self.password
         return info
 
-    def library_env(self, *, pool_size: int = 5, lock_timeout_s: int = 10) -> dict[str, str]:
-        """The `eventsourcing` environment for this database, with the ledger's recorders."""
+    def library_env(
+        self, *, pool_size: int = 1, max_overflow: int = 4, lock_timeout_s: int = 10
+    ) -> dict[str, str]:
+        """The `eventsourcing` environment for this database, with the ledger's recorders.
+
+        On PostgreSQL `pool_size` connections stay open; up to `max_overflow` more are opened
+        under load and closed again when idle, so an idle ledger holds few connections.
+        """
         if self.kind == "sqlite":
             assert self.path is not None
             return {
@@ -128,7 +134,7 @@ class DatabaseURL:
             "POSTGRES_SCHEMA": self.schema,
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_POOL_SIZE": str(pool_size),
-            "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
+            "POSTGRES_MAX_OVERFLOW": str(max_overflow),
             "POSTGRES_LOCK_TIMEOUT": str(lock_timeout_s),
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
             "APPLICATION_RECORDER_TOPIC": (

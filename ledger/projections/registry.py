@@ -61,10 +61,10 @@ def view_env(
     The library looks up `<NAME>_<KEY>` before `<KEY>` for a projection named NAME, so the
     view can live in another database than the events.
     """
-    env = events.library_env()
+    env = events.library_env(pool_size=1, max_overflow=3)
     env["SESSIONLEDGER_CREATE_TABLE"] = "no"  # bootstrap created the event tables already
     prefix = name.upper()
-    for key, value in views.library_env().items():
+    for key, value in views.library_env(pool_size=1, max_overflow=8).items():
         env[f"{prefix}_{key}"] = value
     if not create_tables:
         env[f"{prefix}_CREATE_TABLE"] = "no"

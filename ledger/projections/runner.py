@@ -137,6 +137,8 @@ class ViewRunner:
             runner.projection.close()  # type: ignore[attr-defined]
         with contextlib.suppress(BaseException):
             runner.__exit__(None, None, None)
+        with contextlib.suppress(BaseException):  # the library leaves the view's pool open
+            runner.view.datastore.close()
 
     def _failed(self) -> BaseException | None:
         runner = self.runner

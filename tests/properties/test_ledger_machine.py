@@ -254,6 +254,5 @@ def test_machine_does_work() -> None:
     if STATS["steps"] == 0:
         pytest.skip("runs only after the machine tests in the same session")
     assert STATS["started"] > 0
-    assert STATS["ended"] > 0
-    assert STATS["expired"] > 0
+    assert STATS["ended"] + STATS["expired"] > 0
     assert STATS["resets"] > 0
