@@ -40,10 +40,11 @@ def db_init(
         typer.Option(help="PostgreSQL role to grant INSERT and SELECT on the events (no more)."),
     ] = None,
 ) -> None:
-    """Create the tables, the append-only trigger and the views (idempotent)."""
+    """Create the tables, the append-only triggers, the seal table and the views (idempotent)."""
     from ledger.bootstrap import bootstrap  # noqa: PLC0415
     from ledger.config import load_settings  # noqa: PLC0415
     from ledger.persistence.schema import grant_insert_only  # noqa: PLC0415
+    from ledger.seals import SEAL_TABLE, LogStore  # noqa: PLC0415
 
     try:
         settings = load_settings()
@@ -51,10 +52,14 @@ def db_init(
         tables = [t for v in system.views.values() for t in v.view_tables()]
         tables += [f"{name}_tracking" for name in system.views]
         system.close()
+        with LogStore.open(settings.events_url) as store:
+            store.create_seal_table()
         if grant_to:
             if not settings.events_url.is_postgres:
                 raise fail("--grant-to needs a PostgreSQL LEDGER_DATABASE_URL")
-            grant_insert_only(settings.events_url, grant_to, view_tables=tables)
+            grant_insert_only(
+                settings.events_url, grant_to, view_tables=tables, append_only_tables=[SEAL_TABLE]
+            )
     except ConfigError as e:
         raise fail(str(e)) from None
     typer.echo(f"database ready: {settings.events_url.redacted()}")

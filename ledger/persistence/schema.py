@@ -8,7 +8,7 @@ Tests: tests/integration/test_startup_errors.py.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 
 import psycopg
@@ -163,15 +163,17 @@ def _prepare_postgres(url: DatabaseURL, setting: str) -> bool:
     return True
 
 
-def grant_insert_only(url: DatabaseURL, role: str, *, view_tables: list[str]) -> None:
-    """Let `role` append and read events (never change them) and maintain the views."""
+def grant_insert_only(
+    url: DatabaseURL, role: str, *, view_tables: list[str], append_only_tables: Sequence[str] = ()
+) -> None:
+    """Let `role` append and read events and seals (never change them), maintain the views."""
     events = events_table(url)
     snapshots = events.replace("_events", "_snapshots")
     schema = sql.Identifier(url.schema)
     who = sql.Identifier(role)
     with pg_connect(url, setting="LEDGER_DATABASE_URL") as conn:
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, who))
-        for table in (events, snapshots, META_TABLE):
+        for table in (events, snapshots, META_TABLE, *append_only_tables):
             conn.execute(
                 sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
                     sql.Identifier(url.schema, table), who

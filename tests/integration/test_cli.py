@@ -21,12 +21,18 @@ def ledger(settings_url: str, *args: str, **env: str) -> subprocess.CompletedPro
     )  # fmt: skip
 
 
-def test_db_init_is_idempotent(make_settings: Callable[..., Settings]) -> None:
-    url = make_settings().database_url
+def test_db_init_is_idempotent_and_makes_the_seal_table(
+    make_settings: Callable[..., Settings],
+) -> None:
+    from ledger.seals import SEAL_TABLE, LogStore
+
+    settings = make_settings()
     for _ in range(2):
-        result = ledger(url, "db", "init")
+        result = ledger(settings.database_url, "db", "init")
         assert result.returncode == 0, result.stderr
         assert "database ready" in result.stdout
+    with LogStore.open(settings.events_url) as store:
+        assert store._exists(SEAL_TABLE)  # noqa: SLF001
 
 
 def test_expire_records_due_sessions_once(make_settings: Callable[..., Settings]) -> None:

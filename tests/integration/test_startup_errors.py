@@ -86,24 +86,30 @@ def test_an_insert_only_role_records_events_but_cannot_change_them(
 ) -> None:
     if backend != "postgres":
         pytest.skip("roles are a PostgreSQL matter")
-    from ledger.persistence.schema import grant_insert_only
+    import os
+    import subprocess
+    import sys
+
+    from ledger.seals import seal_new_events
 
     owner = make_settings()
-    system = bootstrap(owner, run_projections=False)
-    tables = [t for v in system.views.values() for t in v.view_tables()]
-    tables += [f"{name}_tracking" for name in system.views]
-    system.close()
     role = f"ledger_app_{uuid.uuid4().hex[:8]}"
     url = owner.events_url
     with psycopg.connect(**url.conninfo(), autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {role} LOGIN")  # type: ignore[arg-type]
-    grant_insert_only(url, role, view_tables=tables)
+    init = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "ledger.cli", "db", "init", "--grant-to", role],
+        env={**os.environ, "LEDGER_DATABASE_URL": owner.database_url},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert init.returncode == 0, init.stderr
     app_url = owner.database_url.replace(f"://{url.user}@", f"://{role}@")
     app = bootstrap(make_settings(database_url=app_url), run_projections=True)
     try:
         out = app.ledger.start_session(tenant="acme", user_id="alice", session_id="s1")
         assert app.wait(out.position, timeout=15)
         assert [s.id for s in app.active.user_sessions("acme", "alice", now=app.clock())] == ["s1"]
+        assert [s.count for s in seal_new_events(app)] == [3]
     finally:
         app.close()
     role_url = DatabaseURL.parse(app_url)
