@@ -1,4 +1,4 @@
-"""`python -m bench [--quick | --full] [--only W1,P1] [--backends postgresql,sqlite]`.
+"""`python -m bench [--quick | --full] [--only W1,P1] [--backends postgresql,sqlite] [--note]`.
 
 Runs the selected benchmarks (all by default), prints each row as it is measured, writes
 bench/results/<date>.json and bench/RESULTS.md. A benchmark that fails becomes an `error`
@@ -9,6 +9,7 @@ server as user postgres); databases named ledger_bench_* are created and dropped
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -85,7 +86,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     size.add_argument("--full", action="store_true", help="1,000,000 events, 10^6 sessions")
     parser.add_argument("--only", default="", help="comma-separated rows, e.g. W1,P1")
     parser.add_argument("--backends", default=",".join(BOTH), help="postgresql,sqlite")
-    parser.add_argument("--note", default="", help="a line to print above the table")
+    parser.add_argument(
+        "--note", default=os.environ.get("BENCH_NOTE", ""), help="a line above the table"
+    )
     parser.add_argument("--no-save", action="store_true", help="print only; write no files")
     return parser.parse_args(argv)
 
