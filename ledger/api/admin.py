@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from ledger import validation as check
@@ -18,22 +17,25 @@ from ledger.aggregates.rules import TerminationReason
 from ledger.api.auth import Auditor, Reader, Terminator
 from ledger.api.commands import run_command
 from ledger.api.context import ContextDep
-from ledger.api.problems import error_responses
+from ledger.api.problems import error_responses, single_valued_query
 from ledger.api.responses import OrjsonResponse
 from ledger.api.schemas import (
+    ID_PATTERN,
     HistoryPage,
+    IdPath,
+    IdQuery,
+    IpQuery,
     SessionList,
     SessionPage,
     Terminated,
+    Time,
     UserList,
     session_json,
 )
 from ledger.projections.active_sessions import SessionFilter
 from ledger.projections.pages import MAX_LIMIT
 
-router = APIRouter(prefix="/v1", tags=["admin"])
-UserId = Annotated[str, Path(min_length=1, max_length=255)]
-SessionId = Annotated[str, Path(min_length=1, max_length=255)]
+router = APIRouter(prefix="/v1", tags=["admin"], dependencies=[Depends(single_valued_query)])
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 Cursor = Annotated[
     str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
@@ -47,7 +49,7 @@ READS = error_responses(401, 403, 422, 503)
     responses=READS,
     summary="A user's active sessions",
 )
-def list_user_sessions(user_id: UserId, caller: Reader, context: ContextDep) -> Response:
+def list_user_sessions(user_id: IdPath, caller: Reader, context: ContextDep) -> Response:
     """The user's active sessions, newest first."""
     user_id = check.external_id(user_id, what="user_id")
     now = context.now()
@@ -63,7 +65,7 @@ def list_user_sessions(user_id: UserId, caller: Reader, context: ContextDep) -> 
     summary="Terminate one of a user's sessions",
 )
 def terminate_user_session(
-    user_id: UserId, session_id: SessionId, caller: Terminator, context: ContextDep
+    user_id: IdPath, session_id: IdPath, caller: Terminator, context: ContextDep
 ) -> Response:
     """End the session (reason `admin_terminated`) -> 204; again on an ended one -> 204."""
     user_id = check.external_id(user_id, what="user_id")
@@ -87,7 +89,7 @@ def terminate_user_session(
     responses=error_responses(401, 403, 409, 422, 503),
     summary="Terminate all of a user's sessions",
 )
-def terminate_user_sessions(user_id: UserId, caller: Terminator, context: ContextDep) -> Response:
+def terminate_user_sessions(user_id: IdPath, caller: Terminator, context: ContextDep) -> Response:
     """End every open session of the user (reason `admin_terminated`)."""
     outcome = run_command(
         context,
@@ -112,9 +114,9 @@ def list_sessions(
     *,
     caller: Reader,
     context: ContextDep,
-    user_id: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
-    application_id: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
-    ip: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    user_id: IdQuery = None,
+    application_id: IdQuery = None,
+    ip: IpQuery = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
@@ -142,11 +144,11 @@ def list_sessions(
 )
 def user_history(
     *,
-    user_id: UserId,
+    user_id: IdPath,
     caller: Auditor,
     context: ContextDep,
-    since: Annotated[AwareDatetime | None, Query(description="Sessions open at or after.")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Sessions started before.")] = None,
+    since: Annotated[Time | None, Query(description="Sessions open at or after.")] = None,
+    until: Annotated[Time | None, Query(description="Sessions started before.")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
@@ -169,7 +171,9 @@ def user_history(
 def list_users(
     caller: Reader,
     context: ContextDep,
-    prefix: Annotated[str | None, Query(max_length=255, description="User id prefix.")] = None,
+    prefix: Annotated[
+        str | None, Query(max_length=255, pattern=ID_PATTERN, description="User id prefix.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> Response:
     """The tenant's users with open sessions and how many, by user id."""

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Depends
 from starlette.responses import Response
 
 from ledger.api.auth import Ingestor
 from ledger.api.commands import run_command
 from ledger.api.context import ContextDep
-from ledger.api.problems import error_responses
+from ledger.api.problems import error_responses, single_valued_query
 from ledger.api.responses import OrjsonResponse
 from ledger.api.schemas import (
     ActivityBody,
     ActivityResult,
+    IdPath,
     PasswordResetBody,
     RevokeBody,
     SessionOut,
@@ -30,10 +31,8 @@ from ledger.api.schemas import (
     session_json,
 )
 
-router = APIRouter(prefix="/v1", tags=["ingest"])
-SessionId = Annotated[str, Path(min_length=1, max_length=255)]
-UserId = Annotated[str, Path(min_length=1, max_length=255)]
-WRITES = error_responses(401, 403, 404, 409, 413, 422, 503)
+router = APIRouter(prefix="/v1", tags=["ingest"], dependencies=[Depends(single_valued_query)])
+WRITES = error_responses(400, 401, 403, 404, 409, 413, 422, 503)
 
 
 def _app(value: Any) -> dict[str, Any] | None:
@@ -80,7 +79,7 @@ def start_session(body: StartBody, caller: Ingestor, context: ContextDep) -> Res
     summary="Record activity on a session",
 )
 def record_activity(
-    session_id: SessionId,
+    session_id: IdPath,
     caller: Ingestor,
     context: ContextDep,
     body: Annotated[ActivityBody | None, Body()] = None,
@@ -108,7 +107,7 @@ def record_activity(
     summary="Record a logout or a closed browser",
 )
 def terminate_session(
-    session_id: SessionId, body: TerminateBody, caller: Ingestor, context: ContextDep
+    session_id: IdPath, body: TerminateBody, caller: Ingestor, context: ContextDep
 ) -> Response:
     """End the session (`logout` or `browser_closed`); again on an ended one changes nothing."""
     outcome = run_command(
@@ -132,7 +131,7 @@ def terminate_session(
     summary="Record a password reset",
 )
 def reset_password(
-    user_id: UserId,
+    user_id: IdPath,
     caller: Ingestor,
     context: ContextDep,
     body: Annotated[PasswordResetBody | None, Body()] = None,
@@ -159,7 +158,7 @@ def reset_password(
     responses=WRITES,
     summary="Record that an account was locked, disabled or deleted",
 )
-def revoke(user_id: UserId, body: RevokeBody, caller: Ingestor, context: ContextDep) -> Response:
+def revoke(user_id: IdPath, body: RevokeBody, caller: Ingestor, context: ContextDep) -> Response:
     """Record the revocation and end every session of the user."""
     outcome = run_command(
         context,

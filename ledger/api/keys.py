@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -38,7 +39,7 @@ class KeysUnavailable(Exception):  # noqa: N818
 def load_jwks_file(path: Any) -> dict[str, PyJWK]:
     """The signing keys of a JWKS file by `kid` (keys without `kid` get their index)."""
     try:
-        data = json.loads(open(path, encoding="utf-8").read())  # noqa: SIM115
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ConfigError("LEDGER_JWKS_FILE", f"cannot read a JWKS from {path}: {e}") from None
     keys = data.get("keys") if isinstance(data, Mapping) else None

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from ledger.aggregates.rules import TerminationReason
 from ledger.api.auth import MeCaller
 from ledger.api.commands import run_command
 from ledger.api.context import ContextDep
-from ledger.api.problems import ApiProblem, error_responses
+from ledger.api.problems import ApiProblem, error_responses, single_valued_query
 from ledger.api.responses import OrjsonResponse
-from ledger.api.schemas import MySessionList, Terminated, session_json
+from ledger.api.schemas import IdPath, MySessionList, Terminated, session_json
 
-router = APIRouter(prefix="/v1/me", tags=["me"])
-SessionId = Annotated[str, Path(min_length=1, max_length=255)]
+router = APIRouter(prefix="/v1/me", tags=["me"], dependencies=[Depends(single_valued_query)])
 
 
 @router.get(
@@ -49,7 +48,7 @@ def list_my_sessions(caller: MeCaller, context: ContextDep) -> Response:
     responses=error_responses(401, 403, 404, 409, 422, 503),
     summary="Terminate one of my sessions",
 )
-def terminate_my_session(session_id: SessionId, caller: MeCaller, context: ContextDep) -> Response:
+def terminate_my_session(session_id: IdPath, caller: MeCaller, context: ContextDep) -> Response:
     """End one of my sessions (reason `user_terminated`) -> 204."""
     run_command(
         context,

@@ -37,6 +37,7 @@ router = APIRouter(prefix="/v1/oidc", tags=["oidc"])
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 TYPES = frozenset({None, "JWT", "logout+jwt", "application/logout+jwt"})
 NO_STORE = {"Cache-Control": "no-store"}
+MAX_TOKEN = 4096  # real logout tokens are 1-2 KiB
 
 
 class LogoutRefused(Exception):  # noqa: N818
@@ -56,7 +57,7 @@ FORM = {
         "application/x-www-form-urlencoded": {
             "schema": {
                 "type": "object",
-                "properties": {"logout_token": {"type": "string", "maxLength": 16384}},
+                "properties": {"logout_token": {"type": "string", "maxLength": MAX_TOKEN}},
                 "required": ["logout_token"],
             }
         }
@@ -83,6 +84,8 @@ async def backchannel_logout(request: Request) -> Response:
         token = form.get("logout_token")
         if not isinstance(token, str) or not token:
             raise LogoutRefused("missing logout_token")
+        if len(token) > MAX_TOKEN:
+            raise LogoutRefused(f"logout_token longer than {MAX_TOKEN} characters")
         await run_in_threadpool(logout, context, token)
     except LogoutRefused as e:
         body = {"error": "invalid_request", "error_description": str(e)}
@@ -99,8 +102,12 @@ def verify_logout_token(context: ApiContext, token: str) -> dict[str, Any]:
     if not verifier.has_asymmetric_keys:
         raise LogoutRefused("back-channel logout needs LEDGER_JWKS_FILE or LEDGER_JWKS_URL")
     try:
-        if jwt.get_unverified_header(token).get("typ") not in TYPES:
-            raise LogoutRefused("not a logout token (typ)")
+        typ = jwt.get_unverified_header(token).get("typ")
+    except jwt.PyJWTError:
+        raise LogoutRefused("malformed token") from None
+    if typ not in TYPES:
+        raise LogoutRefused("not a logout token (typ)")
+    try:
         claims = verifier.decode(
             token,
             audience=(
@@ -110,8 +117,8 @@ def verify_logout_token(context: ApiContext, token: str) -> dict[str, Any]:
             require=["iss", "aud", "iat", "jti", "events"],
             allow_hmac=False,
         )
-    except (TokenRefused, jwt.PyJWTError) as e:
-        raise LogoutRefused(str(e) or "malformed token") from None
+    except TokenRefused as e:
+        raise LogoutRefused(str(e)) from None
     _check_claims(claims, max_age=settings.backchannel_max_age_s, leeway=settings.jwt_leeway_s)
     return claims
 

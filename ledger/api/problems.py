@@ -20,6 +20,7 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from ledger.aggregates.errors import LedgerError
 from ledger.api.responses import OrjsonResponse
@@ -124,16 +125,23 @@ def _http_error(request: Request, exc: Exception) -> Response:
     detail = exc.detail if exc.detail and exc.detail != title else None
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no route {request.method} {request.url.path}"
+    headers = dict(exc.headers or {})
     if exc.status_code == 405:
         detail = f"method {request.method} is not allowed here"
+        headers["Allow"] = ", ".join(allowed_methods(request))
     return problem_response(
-        exc.status_code,
-        slug,
-        title,
-        detail,
-        instance=request.url.path,
-        headers=dict(exc.headers or {}),
+        exc.status_code, slug, title, detail, instance=request.url.path, headers=headers
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def _validation_error(request: Request, exc: Exception) -> Response:
@@ -192,7 +200,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the problems an operation may answer."""
     described = {
-        400: "Bad request",
+        400: "Malformed request (e.g. a body that is not UTF-8 JSON)",
         401: "Missing or invalid bearer token",
         403: "The token lacks the scope",
         404: "No such session (or not one the caller may see)",
@@ -202,6 +210,16 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         503: "Database unavailable",
     }
     return {s: {"model": Problem, "description": described[s]} for s in statuses}
+
+
+def single_valued_query(request: Request) -> None:
+    """Refuse a repeated query parameter: every parameter of the API takes one value."""
+    keys = [key for key, _ in request.query_params.multi_items()]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ApiProblem(
+            422, "invalid-input", "Invalid input", f"repeated query parameter {repeated[0]!r}"
+        )
 
 
 def problem_json_bytes(status: int, slug: str, title: str, detail: str) -> bytes:

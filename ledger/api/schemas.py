@@ -7,32 +7,61 @@ Responses are built by `session_json` from the views' `SessionRecord`s.
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from ledger.aggregates.rules import MAX_TIMEOUT_S
 from ledger.records import SessionRecord
 from ledger.validation import MAX_AUTH_METHOD, MAX_AUTH_METHODS, MAX_NAME, MAX_USER_AGENT
 
-Id = Annotated[str, Field(min_length=1, max_length=255)]
-Ip = Annotated[str, Field(min_length=1, max_length=64, examples=["203.0.113.7"])]
+# No control characters, no surrounding white space (what `ledger.validation` accepts).
+ID_PATTERN = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+IP_SCHEMA: dict[str, Any] = {"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+Id = Annotated[str, Field(min_length=1, max_length=255, pattern=ID_PATTERN)]
+Ip = Annotated[
+    str, Field(min_length=2, max_length=64, examples=["203.0.113.7"], json_schema_extra=IP_SCHEMA)
+]
+TEXT_PATTERN = r"^[^\x00]*$"  # a NUL is never text (and PostgreSQL cannot store it)
+IdPath = Annotated[str, Path(min_length=1, max_length=255, pattern=ID_PATTERN)]
+IdQuery = Annotated[str | None, Query(min_length=1, max_length=255, pattern=ID_PATTERN)]
+IpQuery = Annotated[str | None, Query(min_length=2, max_length=64, json_schema_extra=IP_SCHEMA)]
 Timeout = Annotated[int, Field(ge=1, le=MAX_TIMEOUT_S)]
 Status = Literal["active", "ended", "expired"]
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(value: Any) -> Any:
+    """Only RFC 3339 text (pydantic alone would also take numbers as Unix times)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not RFC3339.match(value):
+        raise ValueError("expected an RFC 3339 date-time with an offset, e.g. 2026-03-01T12:00:00Z")
+    parsed = datetime.fromisoformat(value.upper())
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date-time out of range") from None
+    return parsed
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 
 
 class Body(BaseModel):
     """A request body: unknown fields are refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Application(Body):
     """An application the session signed into."""
 
     id: Id
-    name: Annotated[str, Field(max_length=MAX_NAME)] | None = None
+    name: Annotated[str, Field(max_length=MAX_NAME, pattern=TEXT_PATTERN)] | None = None
 
 
 class StartBody(Body):
@@ -41,16 +70,18 @@ class StartBody(Body):
     session_id: Id | None = None
     user_id: Id
     ip: Ip | None = None
-    user_agent: Annotated[str, Field(max_length=MAX_USER_AGENT)] | None = None
+    user_agent: Annotated[str, Field(max_length=MAX_USER_AGENT, pattern=TEXT_PATTERN)] | None = None
     application: Application | None = None
     auth_methods: (
         Annotated[
-            list[Annotated[str, Field(min_length=1, max_length=MAX_AUTH_METHOD)]],
+            list[
+                Annotated[str, Field(min_length=1, max_length=MAX_AUTH_METHOD, pattern=ID_PATTERN)]
+            ],
             Field(max_length=MAX_AUTH_METHODS),
         ]
         | None
     ) = None
-    started_at: AwareDatetime | None = None
+    started_at: Time | None = None
     idle_timeout_s: Timeout | None = None
     max_lifetime_s: Timeout | None = None
 
@@ -58,7 +89,7 @@ class StartBody(Body):
 class ActivityBody(Body):
     """`POST /v1/sessions/{id}/activity`: activity, maybe SSO into a further application."""
 
-    at: AwareDatetime | None = None
+    at: Time | None = None
     ip: Ip | None = None
     application: Application | None = None
 
@@ -67,13 +98,13 @@ class TerminateBody(Body):
     """`POST /v1/sessions/{id}/terminate`: the IdP saw a logout or the browser close."""
 
     reason: Literal["logout", "browser_closed"]
-    at: AwareDatetime | None = None
+    at: Time | None = None
 
 
 class PasswordResetBody(Body):
     """`POST /v1/users/{id}/password-reset`."""
 
-    at: AwareDatetime | None = None
+    at: Time | None = None
     keep_session_id: Id | None = None
 
 
@@ -81,7 +112,7 @@ class RevokeBody(Body):
     """`POST /v1/users/{id}/revoke`: the account was locked, disabled or deleted."""
 
     reason: Literal["account_locked", "account_disabled", "account_deleted"]
-    at: AwareDatetime | None = None
+    at: Time | None = None
 
 
 class AppOut(BaseModel):
