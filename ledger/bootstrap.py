@@ -72,7 +72,7 @@ def open_view(
     factory = InfrastructureFactory.construct(env=env)
     view_class = spec.view_class(settings.views_url)
     datastore = factory.datastore  # type: ignore[attr-defined]
-    view = view_class(datastore, prefix=prefix)  # type: ignore[call-arg]
+    view = view_class(datastore, prefix=prefix)
     if create:
         view.create_table()
     return view, factory

@@ -114,7 +114,7 @@ def _start_sealer(
     def loop() -> None:
         while not stop.wait(interval):
             try:
-                seals.seal_new_events(system)  # type: ignore[attr-defined]
+                seals.seal_new_events(system)
             except Exception as e:  # keep running; the next period retries
                 logging.getLogger("ledger.seals").warning("sealing failed: %s", e)
 

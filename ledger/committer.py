@@ -38,10 +38,10 @@ class Committer(Protocol):
 
 def record(app: Application[UUID], processing_event: ProcessingEvent[UUID]) -> list[Recording[Any]]:
     """Write the events in one transaction; then snapshots (a cache: never fail the command)."""
-    recordings = app._record(processing_event)  # noqa: SLF001
+    recordings = app._record(processing_event)
     with contextlib.suppress(Exception):
-        app._take_snapshots(processing_event)  # noqa: SLF001
-    app._notify(recordings)  # noqa: SLF001
+        app._take_snapshots(processing_event)
+    app._notify(recordings)
     return recordings
 
 

@@ -62,9 +62,9 @@ class Settings(BaseSettings):
             raise ValueError(f"jwt_secret: shorter than {MIN_SECRET_BYTES} bytes")
         if self.jwks_file is not None and self.jwks_url is not None:
             raise ValueError("jwks_url: set either LEDGER_JWKS_FILE or LEDGER_JWKS_URL, not both")
-        if self.jwks_url is not None and not self.jwks_url.startswith("https://"):
-            if not self.jwks_url.startswith(("http://127.0.0.1", "http://localhost")):
-                raise ValueError("jwks_url: must be https:// (http only for localhost)")
+        local = ("https://", "http://127.0.0.1", "http://localhost")
+        if self.jwks_url is not None and not self.jwks_url.startswith(local):
+            raise ValueError("jwks_url: must be https:// (http only for localhost)")
         return self
 
     @property

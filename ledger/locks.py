@@ -1,7 +1,8 @@
 """Per-key locks, so commands on the same account in one process queue instead of conflicting.
 
 Optimistic concurrency still guards against other processes; this only removes needless
-conflicts (and retries) between threads of one process. Tests: tests/integration/test_concurrency.py.
+conflicts (and retries) between threads of one process.
+Tests: tests/integration/test_concurrency.py.
 """
 
 from __future__ import annotations

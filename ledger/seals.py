@@ -169,7 +169,7 @@ class LogStore:
         """The last committed position; on PostgreSQL waits for writers in flight."""
         if not self.has_events:
             return 0
-        statement = f"SELECT MAX({self.nid}) FROM {self.events}"  # noqa: S608
+        statement = f"SELECT MAX({self.nid}) FROM {self.events}"
         if not self.pg:
             return int(self.conn.execute(statement).fetchone()[0] or 0)
         key = advisory_lock_key(self.url.schema, events_table(self.url))
@@ -180,7 +180,7 @@ class LogStore:
 
     def _select(self, where: str, order: str = "") -> str:
         return self._q(
-            f"SELECT {self.nid}, originator_id, originator_version, topic, state"  # noqa: S608
+            f"SELECT {self.nid}, originator_id, originator_version, topic, state"
             f" FROM {self.events} WHERE {where} {order}"
         )
 
@@ -248,10 +248,10 @@ class LogStore:
         if not self._exists(SEAL_TABLE):
             return
         order = "DESC LIMIT 1" if last_only else ""
-        listing = f"SELECT seq FROM {self.seals} ORDER BY seq {order}"  # noqa: S608
+        listing = f"SELECT seq FROM {self.seals} ORDER BY seq {order}"
         seqs = [r[0] for r in self.conn.execute(listing)]
         for seq in seqs:  # one seal in memory at a time
-            statement = self._q(f"SELECT {_SEAL_COLUMNS} FROM {self.seals} WHERE seq = ?")  # noqa: S608
+            statement = self._q(f"SELECT {_SEAL_COLUMNS} FROM {self.seals} WHERE seq = ?")
             r = self.conn.execute(statement, (seq,)).fetchone()
             yield Seal(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7])
 
@@ -259,7 +259,7 @@ class LogStore:
         """Insert `seal`; False when another sealer took its place in the chain first."""
         values = (seal.seq, seal.after, seal.upto, seal.count, seal.sealed_at)
         params = (*values, seal.prev_hash, seal.entries, seal.hash)
-        statement = self._q(f"INSERT INTO {self.seals} ({_SEAL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)")  # noqa: S608
+        statement = self._q(f"INSERT INTO {self.seals} ({_SEAL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)")
         try:
             self.conn.execute(statement, params)
         except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):

@@ -74,7 +74,7 @@ def verify_view(
     scratch, factory = _open_scratch(name, settings)
     url, setting = settings.views_url, _views_setting(settings)
     tracking = scratch.qualify(f"{name}_tracking")  # the live view's tracking table
-    where_live = f"SELECT MAX(notification_id) FROM {tracking}"  # noqa: S608
+    where_live = f"SELECT MAX(notification_id) FROM {tracking}"
     try:
         scratch.drop_tables()
         scratch.create_table()
@@ -102,7 +102,7 @@ def _views_setting(settings: Settings) -> str:
 
 def _log_reader(settings: Settings) -> Any:
     """A `SessionLedger` used only to read the log, on one connection."""
-    from ledger.application import SessionLedger  # noqa: PLC0415 - only for this command
+    from ledger.application import SessionLedger  # noqa: PLC0415
 
     prepare_database(settings.events_url)
     return SessionLedger(settings.events_url.library_env(pool_size=1))
@@ -115,8 +115,8 @@ def _open_scratch(name: str, settings: Settings) -> tuple[Any, Any]:
         values[key] = "1"
     factory = InfrastructureFactory.construct(env=Environment(name, values))
     view_class = PROJECTIONS[name].view_class(settings.views_url)
-    view = view_class(factory.datastore, prefix=VERIFY_PREFIX)  # type: ignore[attr-defined,call-arg]
-    view.create_table()  # type: ignore[attr-defined]
+    view = view_class(factory.datastore, prefix=VERIFY_PREFIX)  # type: ignore[attr-defined]
+    view.create_table()
     return view, factory
 
 

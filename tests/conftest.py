@@ -112,9 +112,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(
-    backend: str, tmp_path: Path, postgres_database: DatabaseURL | None
-) -> str:
+def database_url(backend: str, tmp_path: Path, postgres_database: DatabaseURL | None) -> str:
     """A fresh, empty database of the current backend."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path}/ledger.sqlite3"
@@ -142,9 +140,7 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
 
 
 @pytest.fixture
-def system(
-    make_settings: Callable[..., Settings], clock: FakeClock
-) -> Iterator[LedgerSystem]:
+def system(make_settings: Callable[..., Settings], clock: FakeClock) -> Iterator[LedgerSystem]:
     """A bootstrapped ledger with projections running in this process."""
     system = bootstrap(make_settings(), clock=clock, run_projections=True)
     yield system
@@ -152,9 +148,7 @@ def system(
 
 
 @pytest.fixture
-def write_only(
-    make_settings: Callable[..., Settings], clock: FakeClock
-) -> Iterator[LedgerSystem]:
+def write_only(make_settings: Callable[..., Settings], clock: FakeClock) -> Iterator[LedgerSystem]:
     """A bootstrapped ledger without projections (command side only)."""
     system = bootstrap(make_settings(), clock=clock, run_projections=False)
     yield system

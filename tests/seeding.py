@@ -9,9 +9,16 @@ from ledger.application import SessionLedger
 
 
 def seed_sessions(
-    ledger: SessionLedger, *, count: int, users: int = 50, tenant: str = "acme",
-    start: datetime, end_every: int = 3, batch: int = 200, prefix: str = "seed",
-) -> int:  # fmt: skip
+    ledger: SessionLedger,
+    *,
+    count: int,
+    users: int = 50,
+    tenant: str = "acme",
+    start: datetime,
+    end_every: int = 3,
+    batch: int = 200,
+    prefix: str = "seed",
+) -> int:
     """Start `count` sessions (ending every `end_every`-th), saving `batch` at a time.
 
     Returns the log position reached. The events are exactly what the commands would record.
@@ -27,10 +34,17 @@ def seed_sessions(
             accounts[user] = account
         at = start + timedelta(seconds=n)
         session = Session(
-            tenant=tenant, session_id=f"{prefix}{n}", user_id=user, at=at, ip="10.0.0.1",
-            user_agent="Mozilla/5.0", application={"id": f"app{n % 3}", "name": "App"},
-            auth_methods=["pwd"], idle_timeout_s=86_400, max_lifetime_s=86_400 * 30,
-        )  # fmt: skip
+            tenant=tenant,
+            session_id=f"{prefix}{n}",
+            user_id=user,
+            at=at,
+            ip="10.0.0.1",
+            user_agent="Mozilla/5.0",
+            application={"id": f"app{n % 3}", "name": "App"},
+            auth_methods=["pwd"],
+            idle_timeout_s=86_400,
+            max_lifetime_s=86_400 * 30,
+        )
         account.add_session(session_id=f"{prefix}{n}", started_at=at)
         if n % end_every == 0:
             session.terminate(at=at + timedelta(seconds=1), reason="logout", actor=user)

@@ -24,7 +24,7 @@ class TerminationReason(StrEnum):
     BROWSER_CLOSED = "browser_closed"
     USER_TERMINATED = "user_terminated"
     ADMIN_TERMINATED = "admin_terminated"
-    PASSWORD_RESET = "password_reset"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a reason, not a password
     ACCOUNT_LOCKED = "account_locked"
     ACCOUNT_DISABLED = "account_disabled"
     ACCOUNT_DELETED = "account_deleted"

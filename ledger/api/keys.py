@@ -28,11 +28,11 @@ ASYMMETRIC = frozenset(
 )
 
 
-class TokenRefused(Exception):  # noqa: N818 - the outcome, not a fault
+class TokenRefused(Exception):
     """The token is not acceptable; the message says why (safe to show the caller)."""
 
 
-class KeysUnavailable(Exception):  # noqa: N818
+class KeysUnavailable(Exception):
     """The identity provider's JWKS could not be fetched."""
 
 

@@ -40,7 +40,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 MAX_TOKEN = 4096  # real logout tokens are 1-2 KiB
 
 
-class LogoutRefused(Exception):  # noqa: N818
+class LogoutRefused(Exception):
     """The logout request is refused; the message is the `error_description`."""
 
 

@@ -52,7 +52,7 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-class ApiProblem(Exception):  # noqa: N818 - it is the problem, not an error about one
+class ApiProblem(Exception):
     """An HTTP-level problem raised by the API itself (auth, limits, readiness)."""
 
     def __init__(

@@ -7,6 +7,7 @@ Tests: tests/integration/test_startup_errors.py.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -33,7 +34,7 @@ def pg_connect(
 ) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     """A psycopg connection, or ConfigError saying why there is none."""
     try:
-        conn = psycopg.connect(**url.conninfo(), connect_timeout=5, autocommit=autocommit)
+        conn = psycopg.connect(url.dsn(), connect_timeout=5, autocommit=autocommit)
     except psycopg.Error as e:
         reason = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
         reason = reason or type(e).__name__
@@ -61,7 +62,7 @@ def _check_version(found: str | None, has_events: bool, columns: set[str], setti
             f"database was written by ledger schema version {found}; "
             f"this ledger reads version {SCHEMA_VERSION}",
         )
-    if found is None and has_events and not EVENT_COLUMNS <= columns:
+    if found is None and has_events and not columns >= EVENT_COLUMNS:
         raise ConfigError(
             setting, "database holds an events table the ledger did not create (other columns)"
         )
@@ -103,12 +104,11 @@ def _prepare_sqlite(url: DatabaseURL, setting: str) -> None:
 def _prepare_postgres(url: DatabaseURL, setting: str) -> bool:
     table = events_table(url)
     with pg_connect(url, setting=setting) as conn:
-        try:
+        # An insert-only role may not create it: `ledger db init` made the schema.
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
             conn.execute(
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(url.schema))
             )
-        except psycopg.errors.InsufficientPrivilege:
-            pass  # an insert-only role: `ledger db init` made the schema
         exists = conn.execute(
             "SELECT 1 FROM pg_namespace WHERE nspname = %s", (url.schema,)
         ).fetchone()

@@ -94,6 +94,12 @@ class DatabaseURL:
         suffix = "" if self.schema == "public" else f"?schema={self.schema}"
         return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}{suffix}"
 
+    def dsn(self) -> str:
+        """A libpq connection string (what `psycopg.connect` takes)."""
+        from psycopg.conninfo import make_conninfo  # noqa: PLC0415
+
+        return make_conninfo(**self.conninfo())  # type: ignore[arg-type]
+
     def conninfo(self) -> dict[str, str | int]:
         """psycopg connection keyword arguments."""
         info: dict[str, str | int] = {

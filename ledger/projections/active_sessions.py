@@ -138,7 +138,7 @@ class ActiveSessionsView(SessionView):
                     appends,
                 )
                 c.executemany(
-                    f"INSERT INTO {a} SELECT session_key, ?, tenant, started_at FROM {s}"  # noqa: S608
+                    f"INSERT INTO {a} SELECT session_key, ?, tenant, started_at FROM {s}"
                     " WHERE session_key = ?",
                     joins,
                 )
@@ -149,7 +149,7 @@ class ActiveSessionsView(SessionView):
         """The user's open sessions, newest first (at most 1000)."""
         with self.txn(commit=False) as c:
             c.execute(
-                f"SELECT {COLUMNS} FROM {self.t('active_sessions')} WHERE tenant = ?"  # noqa: S608
+                f"SELECT {COLUMNS} FROM {self.t('active_sessions')} WHERE tenant = ?"
                 " AND user_id = ? AND expires_at > ?"
                 " ORDER BY started_at DESC, session_key DESC LIMIT 1000",
                 (tenant, user_id, to_us(now)),
@@ -160,7 +160,7 @@ class ActiveSessionsView(SessionView):
         """One open session, or None."""
         with self.txn(commit=False) as c:
             c.execute(
-                f"SELECT {COLUMNS} FROM {self.t('active_sessions')}"  # noqa: S608
+                f"SELECT {COLUMNS} FROM {self.t('active_sessions')}"
                 " WHERE session_key = ? AND tenant = ? AND expires_at > ?",
                 (self.key(session_uuid(tenant, session_id)), tenant, to_us(now)),
             )
@@ -181,7 +181,8 @@ class ActiveSessionsView(SessionView):
         s, a = self.t("active_sessions"), self.t("active_session_apps")
         o = "a" if f.application_id else "s"
         source = f"{a} a JOIN {s} s ON s.session_key = a.session_key" if o == "a" else f"{s} s"
-        where, params = [f"{o}.tenant = ?", "s.expires_at > ?"], [tenant, to_us(now)]
+        where: list[str] = [f"{o}.tenant = ?", "s.expires_at > ?"]
+        params: list[Any] = [tenant, to_us(now)]
         for clause, value in (
             ("a.app_id = ?", f.application_id),
             ("s.user_id = ?", f.user_id),
@@ -199,7 +200,7 @@ class ActiveSessionsView(SessionView):
         columns = ", ".join(f"s.{c}" for c in START_COLUMNS)
         with self.txn(commit=False) as c:
             c.execute(
-                f"SELECT {columns} FROM {source} WHERE {' AND '.join(where)}"  # noqa: S608
+                f"SELECT {columns} FROM {source} WHERE {' AND '.join(where)}"
                 f" ORDER BY {o}.started_at DESC, {o}.session_key DESC LIMIT ?",
                 (*params, limit + 1),
             )
@@ -214,13 +215,14 @@ class ActiveSessionsView(SessionView):
         self, tenant: str, *, now: datetime, prefix: str | None = None, limit: int = 100
     ) -> list[tuple[str, int]]:
         """(user_id, open sessions) of the tenant's users, by user id, optionally by prefix."""
-        where, params = ["tenant = ?", "expires_at > ?"], [tenant, to_us(now)]
+        where: list[str] = ["tenant = ?", "expires_at > ?"]
+        params: list[Any] = [tenant, to_us(now)]
         if prefix:
             where += ["user_id >= ?", "user_id < ?"]
             params += [prefix, prefix + "\U0010ffff"]
         with self.txn(commit=False) as c:
             c.execute(
-                f"SELECT user_id, COUNT(*) AS n FROM {self.t('active_sessions')}"  # noqa: S608
+                f"SELECT user_id, COUNT(*) AS n FROM {self.t('active_sessions')}"
                 f" WHERE {' AND '.join(where)} GROUP BY user_id ORDER BY user_id LIMIT ?",
                 (*params, check_limit(limit)),
             )
@@ -230,7 +232,7 @@ class ActiveSessionsView(SessionView):
         """(tenant, session_id) of sessions past expiry whose termination is not recorded."""
         with self.txn(commit=False) as c:
             c.execute(
-                f"SELECT tenant, session_id FROM {self.t('active_sessions')}"  # noqa: S608
+                f"SELECT tenant, session_id FROM {self.t('active_sessions')}"
                 " WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
                 (to_us(now), limit),
             )
@@ -239,18 +241,18 @@ class ActiveSessionsView(SessionView):
     def count(self) -> int:
         """Rows in the view (expired-unrecorded included)."""
         with self.txn(commit=False) as c:
-            c.execute(f"SELECT COUNT(*) AS n FROM {self.t('active_sessions')}")  # noqa: S608
+            c.execute(f"SELECT COUNT(*) AS n FROM {self.t('active_sessions')}")
             return int(c.fetchone()["n"])
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """Every row of both tables as plain tuples, in key order (for `verify`)."""
         with self.txn(commit=False) as c:
-            c.execute(f"SELECT {COLUMNS} FROM {self.t('active_sessions')} ORDER BY session_key")  # noqa: S608
+            c.execute(f"SELECT {COLUMNS} FROM {self.t('active_sessions')} ORDER BY session_key")
             for r in c.fetchall():
                 yield plain_row("active_sessions", r, START_COLUMNS, self)
             columns = ["session_key", "app_id", "tenant", "started_at"]
             c.execute(
-                f"SELECT {', '.join(columns)} FROM {self.t('active_session_apps')}"  # noqa: S608
+                f"SELECT {', '.join(columns)} FROM {self.t('active_session_apps')}"
                 " ORDER BY session_key, app_id"
             )
             for r in c.fetchall():

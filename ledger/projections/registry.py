@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ledger.persistence.url import DatabaseURL
 from ledger.projections.active_sessions import (
@@ -11,7 +12,7 @@ from ledger.projections.active_sessions import (
     PostgresActiveSessionsView,
     SQLiteActiveSessionsView,
 )
-from ledger.projections.batching import BatchingProjection, SessionView
+from ledger.projections.batching import BatchingProjection
 from ledger.projections.session_history import (
     PostgresSessionHistoryView,
     SessionHistory,
@@ -25,12 +26,12 @@ class ProjectionSpec:
     """A projection class and its view classes."""
 
     name: str
-    projection: type[BatchingProjection[SessionView]]
-    interface: type[SessionView]
-    sqlite: type[SessionView]
-    postgres: type[SessionView]
+    projection: type[BatchingProjection[Any]]
+    interface: type[Any]
+    sqlite: type[Any]
+    postgres: type[Any]
 
-    def view_class(self, url: DatabaseURL) -> type[SessionView]:
+    def view_class(self, url: DatabaseURL) -> type[Any]:
         """The view class for the database at `url`."""
         return self.postgres if url.is_postgres else self.sqlite
 
@@ -38,14 +39,14 @@ class ProjectionSpec:
 PROJECTIONS: dict[str, ProjectionSpec] = {
     "active_sessions": ProjectionSpec(
         "active_sessions",
-        ActiveSessions,  # type: ignore[arg-type]
+        ActiveSessions,
         ActiveSessionsView,
         SQLiteActiveSessionsView,
         PostgresActiveSessionsView,
     ),
     "session_history": ProjectionSpec(
         "session_history",
-        SessionHistory,  # type: ignore[arg-type]
+        SessionHistory,
         SessionHistoryView,
         SQLiteSessionHistoryView,
         PostgresSessionHistoryView,

@@ -9,10 +9,20 @@ from ledger.projections.deltas import from_us
 from ledger.records import SessionRecord
 
 START_COLUMNS = [
-    "session_key", "tenant", "session_id", "user_id", "started_at", "last_active_at",
-    "expires_at", "hard_expires_at", "idle_timeout_s", "ip", "user_agent", "applications",
+    "session_key",
+    "tenant",
+    "session_id",
+    "user_id",
+    "started_at",
+    "last_active_at",
+    "expires_at",
+    "hard_expires_at",
+    "idle_timeout_s",
+    "ip",
+    "user_agent",
+    "applications",
     "auth_methods",
-]  # fmt: skip
+]
 END_COLUMNS = ["ended_at", "termination_reason", "terminated_by", "termination_cause"]
 JSON_COLUMNS = frozenset({"applications", "auth_methods"})
 
@@ -25,11 +35,20 @@ def as_uuid(value: Any) -> UUID:
 def start_values(key: Any, row: dict[str, Any], view: Any) -> tuple[Any, ...]:
     """Parameters for START_COLUMNS from `SessionDelta.start_row()`."""
     return (
-        key, row["tenant"], row["session_id"], row["user_id"], row["started_at"],
-        row["last_active_at"], row["expires_at"], row["hard_expires_at"], row["idle_timeout_s"],
-        row["ip"], row["user_agent"], view.json_param(row["applications"]),
+        key,
+        row["tenant"],
+        row["session_id"],
+        row["user_id"],
+        row["started_at"],
+        row["last_active_at"],
+        row["expires_at"],
+        row["hard_expires_at"],
+        row["idle_timeout_s"],
+        row["ip"],
+        row["user_agent"],
+        view.json_param(row["applications"]),
         view.json_param(row["auth_methods"]),
-    )  # fmt: skip
+    )
 
 
 def record_from_row(r: Any, view: Any) -> SessionRecord:

@@ -48,7 +48,7 @@ class ProjectionLock:
     def _try(self) -> bool:
         if self.views.is_postgres:
             if self._conn is None or self._conn.closed:
-                self._conn = psycopg.connect(**self.views.conninfo(), autocommit=True)
+                self._conn = psycopg.connect(self.views.dsn(), autocommit=True)
             key = zlib.crc32(f"ledger-projection:{self.views.schema}:{self.name}".encode())
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
             return bool(row and row[0])
@@ -144,7 +144,7 @@ class ViewRunner:
         runner = self.runner
         if runner is None:
             return None
-        error = getattr(runner.projection, "error", None) or runner._thread_error  # noqa: SLF001
+        error = getattr(runner.projection, "error", None) or runner._thread_error
         if error is None and runner.is_interrupted.is_set():
             error = RuntimeError("subscription stopped")
         return error
@@ -183,7 +183,7 @@ class ViewRunner:
     def view(self) -> SessionView | None:
         """The runner's view object (None while not running)."""
         runner = self.runner
-        return runner.view if runner is not None else None  # type: ignore[no-any-return]
+        return runner.view if runner is not None else None
 
 
 class Projections:
@@ -213,7 +213,7 @@ class Projections:
     def stop(self) -> None:
         """Stop every runner."""
         for runner in self.runners.values():
-            runner._stop.set()  # noqa: SLF001
+            runner._stop.set()
         for runner in self.runners.values():
             runner.stop()
 

@@ -116,7 +116,8 @@ class SessionHistoryView(SessionView):
     ) -> Page:
         """The user's sessions that overlap [since, until), newest start first."""
         limit = check_limit(limit)
-        where, params = ["tenant = ?", "user_id = ?"], [tenant, user_id]
+        where: list[str] = ["tenant = ?", "user_id = ?"]
+        params: list[Any] = [tenant, user_id]
         if until is not None:
             where.append("started_at < ?")
             params.append(to_us(until))
@@ -129,7 +130,7 @@ class SessionHistoryView(SessionView):
             params += [started_us, self.key(key)]
         with self.txn(commit=False) as c:
             c.execute(
-                f"SELECT {COLUMNS} FROM {self.t('session_history')}"  # noqa: S608
+                f"SELECT {COLUMNS} FROM {self.t('session_history')}"
                 f" WHERE {' AND '.join(where)}"
                 " ORDER BY started_at DESC, session_key DESC LIMIT ?",
                 (*params, limit + 1),
@@ -145,7 +146,7 @@ class SessionHistoryView(SessionView):
         """One session's record, open or ended."""
         with self.txn(commit=False) as c:
             c.execute(
-                f"SELECT {COLUMNS} FROM {self.t('session_history')}"  # noqa: S608
+                f"SELECT {COLUMNS} FROM {self.t('session_history')}"
                 " WHERE session_key = ? AND tenant = ?",
                 (self.key(session_uuid(tenant, session_id)), tenant),
             )
@@ -155,13 +156,13 @@ class SessionHistoryView(SessionView):
     def count(self) -> int:
         """Rows in the view."""
         with self.txn(commit=False) as c:
-            c.execute(f"SELECT COUNT(*) AS n FROM {self.t('session_history')}")  # noqa: S608
+            c.execute(f"SELECT COUNT(*) AS n FROM {self.t('session_history')}")
             return int(c.fetchone()["n"])
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """Every row as plain tuples, in key order (for `verify`)."""
         with self.txn(commit=False) as c:
-            c.execute(f"SELECT {COLUMNS} FROM {self.t('session_history')} ORDER BY session_key")  # noqa: S608
+            c.execute(f"SELECT {COLUMNS} FROM {self.t('session_history')} ORDER BY session_key")
             for r in c.fetchall():
                 yield plain_row("session_history", r, ALL_COLUMNS, self)
 

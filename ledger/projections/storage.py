@@ -28,6 +28,10 @@ class ViewStorage(TrackingRecorder):
     prefix: str
 
     @abstractmethod
+    def create_table(self) -> None:
+        """Create the tracking table and the view's tables if missing (the recorder's own)."""
+
+    @abstractmethod
     def view_ddl(self) -> list[str]:
         """CREATE TABLE/INDEX IF NOT EXISTS statements of the view's own tables."""
 
@@ -130,8 +134,7 @@ class SQLiteViewStorage(SQLiteTrackingRecorder, ViewStorage):
             "RETURNING notification_id"
         )
         self.select_max_tracking_id_statement = (
-            f"SELECT MAX(notification_id) FROM {self.tracking_table} "  # noqa: S608
-            "WHERE application_name=?"
+            f"SELECT MAX(notification_id) FROM {self.tracking_table} WHERE application_name=?"
         )
 
     def construct_create_table_statements(self) -> list[str]:
@@ -260,7 +263,8 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
                 live_tracking = sql.Identifier(schema, self.tracking_table_name)
                 c.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(live_tracking))
                 c.execute(self.max_tracking_id_statement, ("SessionLedger",))
-                live = c.fetchone()["max"]
+                row: Any = c.fetchone()
+                live = row["max"]
                 if live is not None and live > (scratch_position or 0):
                     raise _LiveAhead
                 self._swap_tables(c, scratch_prefix, tables)

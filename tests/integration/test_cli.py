@@ -15,10 +15,14 @@ from tests.seeding import seed_sessions
 
 def ledger(settings_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "LEDGER_DATABASE_URL": settings_url, **env}
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "ledger.cli", *args], env=full, capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "ledger.cli", *args],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_db_init_is_idempotent_and_makes_the_seal_table(
@@ -32,7 +36,7 @@ def test_db_init_is_idempotent_and_makes_the_seal_table(
         assert result.returncode == 0, result.stderr
         assert "database ready" in result.stdout
     with LogStore.open(settings.events_url) as store:
-        assert store._exists(SEAL_TABLE)  # noqa: SLF001
+        assert store._exists(SEAL_TABLE)
 
 
 def test_expire_records_due_sessions_once(make_settings: Callable[..., Settings]) -> None:

@@ -28,7 +28,9 @@ def notification_ids(ledger: Any) -> dict[tuple[str, int], int]:
     ids: dict[tuple[str, int], int] = {}
     start = 0
     while True:
-        notes = ledger.recorder.select_notifications(start=start, limit=500, inclusive_of_start=False)
+        notes = ledger.recorder.select_notifications(
+            start=start, limit=500, inclusive_of_start=False
+        )
         if not notes:
             return ids
         for n in notes:
@@ -51,10 +53,14 @@ def test_concurrent_starts_and_resets_lose_nothing_and_leave_nothing_open(
         try:
             barrier.wait()
             for i in range(STARTS):
-                outcome = ledger.start_session(tenant="acme", user_id="alice", session_id=f"{n}-{i}")
+                outcome = ledger.start_session(
+                    tenant="acme", user_id="alice", session_id=f"{n}-{i}"
+                )
                 starts.append(outcome)
                 if i % 4 == n % 4:
-                    resets.append(ledger.reset_password(tenant="acme", user_id="alice", actor="idp"))
+                    resets.append(
+                        ledger.reset_password(tenant="acme", user_id="alice", actor="idp")
+                    )
         except BaseException as e:  # report in the main thread
             errors.append(e)
 
@@ -84,7 +90,9 @@ def test_concurrent_starts_and_resets_lose_nothing_and_leave_nothing_open(
                 assert session.ended_at is None, sid
         terminated = [sid for r in resets for sid in r.terminated]
         assert len(terminated) == len(set(terminated))
-        account = ledger.repository.get(__import__("ledger").aggregates.account_uuid("acme", "alice"))
+        account = ledger.repository.get(
+            __import__("ledger").aggregates.account_uuid("acme", "alice")
+        )
         open_by_log = {sid for sid, p in started_at.items() if p > last_reset}
         assert set(account.active_session_ids) == open_by_log
     finally:

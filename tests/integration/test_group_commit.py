@@ -41,26 +41,38 @@ def new_session(sid: str) -> Session:
     from datetime import UTC, datetime
 
     return Session(
-        tenant="acme", session_id=sid, user_id="u", at=datetime(2026, 3, 1, tzinfo=UTC),
-        ip=None, user_agent=None, application=None, auth_methods=[], idle_timeout_s=60,
+        tenant="acme",
+        session_id=sid,
+        user_id="u",
+        at=datetime(2026, 3, 1, tzinfo=UTC),
+        ip=None,
+        user_agent=None,
+        application=None,
+        auth_methods=[],
+        idle_timeout_s=60,
         max_lifetime_s=60,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
 def grouped(make_settings: Callable[..., Settings], clock: FakeClock) -> Any:
-    system = bootstrap(make_settings(group_commit=True, group_commit_max_wait_ms=100),
-                       clock=clock, run_projections=False)  # fmt: skip
+    system = bootstrap(
+        make_settings(group_commit=True, group_commit_max_wait_ms=100),
+        clock=clock,
+        run_projections=False,
+    )
     yield system
     system.close()
 
 
 def test_concurrent_starts_are_committed_in_fewer_transactions(grouped: Any) -> None:
     ledger = grouped.ledger
-    outcomes = in_threads(*[
-        (lambda n=n: ledger.start_session(tenant="acme", user_id=f"u{n}", session_id=f"s{n}"))
-        for n in range(12)
-    ])  # fmt: skip
+    outcomes = in_threads(
+        *[
+            (lambda n=n: ledger.start_session(tenant="acme", user_id=f"u{n}", session_id=f"s{n}"))
+            for n in range(12)
+        ]
+    )
     assert all(o.created for o in outcomes)
     positions = [o.position for o in outcomes]
     assert len(set(positions)) == 12
@@ -95,8 +107,9 @@ def test_two_commands_writing_the_same_version_in_one_batch(grouped: Any) -> Non
     two = deepcopy(one)
     one.terminate(at=one.started_at, reason="logout", actor="a")
     two.terminate(at=two.started_at, reason="browser_closed", actor="b")
-    results = in_threads(lambda: ledger.committer.commit([one]),
-                         lambda: ledger.committer.commit([two]))  # fmt: skip
+    results = in_threads(
+        lambda: ledger.committer.commit([one]), lambda: ledger.committer.commit([two])
+    )
     assert sorted(type(r).__name__ for r in results) == ["VersionConflict", "int"]
     assert isinstance(next(r for r in results if not isinstance(r, int)), VersionConflict)
     session = ledger.repository.get(session_uuid("acme", "s"))

@@ -42,8 +42,11 @@ def test_a_start_records_the_session_and_the_account_together(write_only: Ledger
     assert topics(write_only) == ["Registered", "SessionAdded", "Started"]
     record = outcome.session  # type: ignore[attr-defined]
     assert (record.id, record.user_id, record.ip, record.applications) == (
-        "s1", "alice", "10.0.0.1", [APP],
-    )  # fmt: skip
+        "s1",
+        "alice",
+        "10.0.0.1",
+        [APP],
+    )
 
 
 def test_repeating_the_same_start_records_nothing(write_only: LedgerSystem) -> None:
@@ -121,9 +124,12 @@ def test_another_users_session_is_not_found(write_only: LedgerSystem) -> None:
     start(write_only, "s1", user="bob")
     with pytest.raises(SessionNotFound):
         write_only.ledger.terminate_session(
-            tenant="acme", session_id="s1", reason="user_terminated", actor="alice",
+            tenant="acme",
+            session_id="s1",
+            reason="user_terminated",
+            actor="alice",
             user_id="alice",
-        )  # fmt: skip
+        )
     with pytest.raises(SessionNotFound):
         write_only.ledger.terminate_session(
             tenant="other", session_id="s1", reason="admin_terminated", actor="root"
@@ -134,9 +140,12 @@ def test_terminate_all_keeps_the_current_session(write_only: LedgerSystem) -> No
     for sid in ("s1", "s2", "s3"):
         start(write_only, sid)
     outcome = write_only.ledger.terminate_all(
-        tenant="acme", user_id="alice", reason="user_terminated", actor="alice",
+        tenant="acme",
+        user_id="alice",
+        reason="user_terminated",
+        actor="alice",
         keep_session_id="s2",
-    )  # fmt: skip
+    )
     assert sorted(outcome.terminated) == ["s1", "s3"]
     account = write_only.ledger.repository.get(account_uuid("acme", "alice"))
     assert account.active_session_ids == ["s2"]

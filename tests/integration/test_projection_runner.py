@@ -28,12 +28,18 @@ T0 = datetime.now(UTC) - timedelta(hours=1)
 
 
 def run_project(settings: Settings, *args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url,
-           "LEDGER_PROJECTION_BATCH": "40", "LEDGER_REAPER_INTERVAL_S": "3600"}  # fmt: skip
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": settings.database_url,
+        "LEDGER_PROJECTION_BATCH": "40",
+        "LEDGER_REAPER_INTERVAL_S": "3600",
+    }
     return subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", *args], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [sys.executable, "-m", "ledger.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.mark.slow

@@ -14,13 +14,17 @@ def test_reap_records_due_sessions_from_the_view_and_the_views_follow(
 ) -> None:
     t0 = clock()
     system.ledger.start_session(tenant="acme", user_id="a", session_id="idle", idle_timeout_s=60)
-    system.ledger.start_session(tenant="acme", user_id="a", session_id="hard", idle_timeout_s=3600,
-                                max_lifetime_s=120)  # fmt: skip
+    system.ledger.start_session(
+        tenant="acme", user_id="a", session_id="hard", idle_timeout_s=3600, max_lifetime_s=120
+    )
     out = system.ledger.start_session(tenant="acme", user_id="a", session_id="fresh")
     assert system.wait(out.position, timeout=10)
     clock.advance(minutes=5)
     outcome = reap(system.ledger, system.active, clock)
-    assert sorted(outcome.expired) == [("acme", "hard", "max_lifetime"), ("acme", "idle", "idle_timeout")]
+    assert sorted(outcome.expired) == [
+        ("acme", "hard", "max_lifetime"),
+        ("acme", "idle", "idle_timeout"),
+    ]
     assert system.wait(outcome.position, timeout=10)
     idle = system.history.get("acme", "idle")
     hard = system.history.get("acme", "hard")

@@ -68,18 +68,22 @@ class PostgresCase:
         with psycopg.connect(**self.db.conninfo(), autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {schema}")
         datastore = PostgresDatastore(
-            dbname=self.db.dbname, host=self.db.host, port=self.db.port, user=self.db.user,
-            password=self.db.password, schema=schema, pool_size=4, max_overflow=4,
-        )  # fmt: skip
+            dbname=self.db.dbname,
+            host=self.db.host,
+            port=self.db.port,
+            user=self.db.user,
+            password=self.db.password,
+            schema=schema,
+            pool_size=4,
+            max_overflow=4,
+        )
         recorder = LedgerPostgresApplicationRecorder(datastore, events_table_name="events")
         recorder.create_table()
         return recorder
 
 
 @pytest.mark.postgres
-class TestPostgresApplicationRecorder(
-    PostgresCase, library_cases.ApplicationRecorderTestCase[Any]
-):
+class TestPostgresApplicationRecorder(PostgresCase, library_cases.ApplicationRecorderTestCase[Any]):
     """The library's application recorder case, subscription (LISTEN/NOTIFY) included."""
 
     def test_insert_subscribe(self) -> None:
@@ -107,8 +111,11 @@ class TestPostgresAppendOnly(PostgresCase):
         recorder.insert_events([stored])
         table = f"{recorder.datastore.schema}.events"
         with psycopg.connect(**self.db.conninfo(), autocommit=True) as conn:
-            for statement in (f"UPDATE {table} SET topic='x'", f"DELETE FROM {table}",
-                              f"TRUNCATE {table}"):  # fmt: skip
+            for statement in (
+                f"UPDATE {table} SET topic='x'",
+                f"DELETE FROM {table}",
+                f"TRUNCATE {table}",
+            ):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
                     conn.execute(statement)
         assert len(recorder.select_events(stored.originator_id)) == 1

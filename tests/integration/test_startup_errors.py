@@ -97,11 +97,14 @@ def test_an_insert_only_role_records_events_but_cannot_change_them(
     url = owner.events_url
     with psycopg.connect(**url.conninfo(), autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {role} LOGIN")  # type: ignore[arg-type]
-    init = subprocess.run(  # noqa: S603
+    init = subprocess.run(
         [sys.executable, "-m", "ledger.cli", "db", "init", "--grant-to", role],
         env={**os.environ, "LEDGER_DATABASE_URL": owner.database_url},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert init.returncode == 0, init.stderr
     app_url = owner.database_url.replace(f"://{url.user}@", f"://{role}@")
     app = bootstrap(make_settings(database_url=app_url), run_projections=True)

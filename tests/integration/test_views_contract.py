@@ -27,8 +27,14 @@ def settle(system: LedgerSystem, position: int | None) -> None:
 def test_a_users_active_sessions_newest_first_with_their_details(
     system: LedgerSystem, clock: FakeClock
 ) -> None:
-    start(system, "s1", ip="10.0.0.1", user_agent="UA", application={"id": "mail", "name": "Mail"},
-          auth_methods=["pwd", "otp"])  # fmt: skip
+    start(
+        system,
+        "s1",
+        ip="10.0.0.1",
+        user_agent="UA",
+        application={"id": "mail", "name": "Mail"},
+        auth_methods=["pwd", "otp"],
+    )
     clock.advance(seconds=5)
     settle(system, start(system, "s2"))
     sessions = system.active.user_sessions("acme", "alice", now=clock())
@@ -43,13 +49,17 @@ def test_activity_and_joins_update_the_row(system: LedgerSystem, clock: FakeCloc
     start(system, "s1", idle_timeout_s=600)
     clock.advance(seconds=120)
     system.ledger.record_activity(tenant="acme", session_id="s1", ip="10.0.0.9")
-    out = system.ledger.record_activity(tenant="acme", session_id="s1",
-                                        application={"id": "crm", "name": "CRM"})  # fmt: skip
+    out = system.ledger.record_activity(
+        tenant="acme", session_id="s1", application={"id": "crm", "name": "CRM"}
+    )
     settle(system, out.position)
     s1 = system.active.get("acme", "s1", now=clock())
     assert s1 is not None
-    assert (s1.ip, s1.last_active_at, s1.expires_at) == ("10.0.0.9", clock(),
-                                                         clock() + timedelta(seconds=600))  # fmt: skip
+    assert (s1.ip, s1.last_active_at, s1.expires_at) == (
+        "10.0.0.9",
+        clock(),
+        clock() + timedelta(seconds=600),
+    )
     assert [a["id"] for a in s1.applications] == ["crm"]
     history = system.history.get("acme", "s1")
     assert history is not None and history.applications == s1.applications
@@ -59,15 +69,18 @@ def test_a_terminated_session_leaves_the_active_view_and_keeps_its_history(
     system: LedgerSystem, clock: FakeClock
 ) -> None:
     start(system, "s1")
-    out = system.ledger.terminate_session(tenant="acme", session_id="s1", reason="admin_terminated",
-                                          actor="root", cause="ticket-7")  # fmt: skip
+    out = system.ledger.terminate_session(
+        tenant="acme", session_id="s1", reason="admin_terminated", actor="root", cause="ticket-7"
+    )
     settle(system, out.position)
     assert system.active.get("acme", "s1", now=clock()) is None
     record = system.history.get("acme", "s1")
     assert record is not None
     assert (record.termination_reason, record.terminated_by, record.termination_cause) == (
-        "admin_terminated", "root", "ticket-7",
-    )  # fmt: skip
+        "admin_terminated",
+        "root",
+        "ticket-7",
+    )
     assert record.status_at(clock()) == "ended"
 
 
@@ -114,7 +127,9 @@ def test_the_tenant_list_filters_by_user_application_ip_and_start_time(
     assert system.active.count_by_user("acme", now=now, prefix="b") == [("bob", 2)]
 
 
-def test_pages_chain_by_cursor_without_gaps_or_repeats(system: LedgerSystem, clock: FakeClock) -> None:
+def test_pages_chain_by_cursor_without_gaps_or_repeats(
+    system: LedgerSystem, clock: FakeClock
+) -> None:
     last = None
     for n in range(7):
         clock.advance(seconds=1)
@@ -147,7 +162,9 @@ def test_pagination_under_concurrent_starts_and_ends_neither_skips_nor_repeats(
         while not stop.is_set():
             sid = f"churn{n}"
             system.ledger.start_session(tenant="acme", user_id="bob", session_id=sid)
-            system.ledger.terminate_session(tenant="acme", session_id=sid, reason="logout", actor="i")
+            system.ledger.terminate_session(
+                tenant="acme", session_id=sid, reason="logout", actor="i"
+            )
             n += 1
 
     thread = threading.Thread(target=churn)
@@ -174,7 +191,9 @@ def test_history_in_a_time_range(system: LedgerSystem, clock: FakeClock) -> None
     start(system, "early", idle_timeout_s=60)
     clock.advance(hours=2)
     start(system, "late")
-    out = system.ledger.terminate_session(tenant="acme", session_id="late", reason="logout", actor="a")
+    out = system.ledger.terminate_session(
+        tenant="acme", session_id="late", reason="logout", actor="a"
+    )
     settle(system, out.position)
     page = system.history.user_history("acme", "alice")
     assert [s.id for s in page.sessions] == ["late", "early"]
@@ -204,7 +223,9 @@ def test_out_of_range_limits_are_refused(system: LedgerSystem) -> None:
             system.active.list_sessions("acme", now=system.clock(), limit=limit)
 
 
-def test_a_cursor_from_another_tenant_reveals_nothing(system: LedgerSystem, clock: FakeClock) -> None:
+def test_a_cursor_from_another_tenant_reveals_nothing(
+    system: LedgerSystem, clock: FakeClock
+) -> None:
     settle(system, start(system, "s1"))
     from uuid import uuid4
 

@@ -73,8 +73,17 @@ class Model:
     open_sets: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def start(
-        self, tenant: str, sid: str, user: str, at: datetime, now: datetime, *,
-        idle: int, max_life: int, app: str | None, ip: str | None,
+        self,
+        tenant: str,
+        sid: str,
+        user: str,
+        at: datetime,
+        now: datetime,
+        *,
+        idle: int,
+        max_life: int,
+        app: str | None,
+        ip: str | None,
     ) -> bool:
         """True when created; False when the same start was repeated."""
         if at > now + SKEW:
@@ -82,8 +91,11 @@ class Model:
         existing = self.sessions.get((tenant, sid))
         if existing is not None:
             same = (
-                existing.user == user and existing.started == at and existing.idle == idle
-                and existing.max_life == max_life and existing.ip == ip
+                existing.user == user
+                and existing.started == at
+                and existing.idle == idle
+                and existing.max_life == max_life
+                and existing.ip == ip
                 and (existing.apps[:1] == ([app] if app else []))
             )
             if not same:
@@ -111,7 +123,12 @@ class Model:
         return True
 
     def terminate(
-        self, tenant: str, sid: str, at: datetime, reason: str, actor: str,
+        self,
+        tenant: str,
+        sid: str,
+        at: datetime,
+        reason: str,
+        actor: str,
         user: str | None = None,
     ) -> str | None:
         """The reason recorded, or None when it had already ended."""
@@ -124,8 +141,15 @@ class Model:
         return recorded
 
     def bulk(
-        self, tenant: str, user: str, at: datetime, reason: str, actor: str,
-        keep: str | None = None, cause: str | None = None, records_account: bool = False,
+        self,
+        tenant: str,
+        user: str,
+        at: datetime,
+        reason: str,
+        actor: str,
+        keep: str | None = None,
+        cause: str | None = None,
+        records_account: bool = False,
     ) -> list[str]:
         """Terminate all open sessions of the user but `keep`; ids ended for `reason`.
 
@@ -148,7 +172,7 @@ class Model:
     def expire_all(self, now: datetime) -> list[str]:
         """The reaper: every open session past expiry is recorded as expired."""
         expired: list[str] = []
-        for (tenant, user), sids in self.open_sets.items():
+        for (tenant, _user), sids in self.open_sets.items():
             for sid in list(sids):
                 s = self.sessions[(tenant, sid)]
                 if now >= s.expires():
@@ -160,7 +184,8 @@ class Model:
     def active(self, tenant: str, user: str, now: datetime) -> set[str]:
         """The user's sessions that are active at `now`."""
         return {
-            s.sid for s in self.sessions.values()
+            s.sid
+            for s in self.sessions.values()
             if s.tenant == tenant and s.user == user and s.active_at(now)
         }
 

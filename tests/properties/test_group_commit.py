@@ -33,7 +33,7 @@ COMMANDS = st.lists(
     min_size=1,
     max_size=8,
 )
-PLANS = st.fixed_dictionaries({user: COMMANDS for user in USERS})
+PLANS = st.fixed_dictionaries(dict.fromkeys(USERS, COMMANDS))
 
 
 def run_user(system: LedgerSystem, user: str, commands: list[tuple[str, int]]) -> None:
@@ -50,8 +50,9 @@ def run_user(system: LedgerSystem, user: str, commands: list[tuple[str, int]]) -
             elif kind == "reset":
                 ledger.reset_password(tenant="t", user_id=user, actor="idp")
             else:
-                ledger.terminate_all(tenant="t", user_id=user, reason="admin_terminated",
-                                     actor="root")  # fmt: skip
+                ledger.terminate_all(
+                    tenant="t", user_id=user, reason="admin_terminated", actor="root"
+                )
         except Exception as e:  # refusals are part of the history; compare their kinds
             system.__dict__.setdefault("refusals", []).append((user, kind, n, type(e).__name__))
 
@@ -69,9 +70,11 @@ def snapshot(system: LedgerSystem) -> dict[str, Any]:
     views = {
         user: (
             sorted(s.id for s in system.active.user_sessions("t", user, now=now)),
-            sorted((s.id, s.termination_reason) for s in
-                   system.history.user_history("t", user, limit=100).sessions),
-        )  # fmt: skip
+            sorted(
+                (s.id, s.termination_reason)
+                for s in system.history.user_history("t", user, limit=100).sessions
+            ),
+        )
         for user in USERS
     }
     refusals = sorted(system.__dict__.get("refusals", []))
@@ -98,19 +101,28 @@ def execute(settings: Settings, plans: dict[str, Any], *, concurrent: bool) -> d
 
 @given(plans=PLANS)
 def test_grouped_concurrent_commands_equal_one_by_one(
-    plans: dict[str, Any], make_settings: Callable[..., Settings], backend: str,
-    tmp_path_factory: Any, request: Any,
-) -> None:  # fmt: skip
+    plans: dict[str, Any],
+    make_settings: Callable[..., Settings],
+    backend: str,
+    tmp_path_factory: Any,
+    request: Any,
+) -> None:
     urls = []
     for n in range(2):
         if backend == "sqlite":
             urls.append(f"sqlite:///{tmp_path_factory.mktemp('g')}/g.sqlite3")
         else:
-            urls.append(request.getfixturevalue("database_url").replace("?schema=", f"?schema=g{n}"))
-    grouped = execute(make_settings(database_url=urls[0], group_commit=True,
-                                    group_commit_max_wait_ms=2), plans, concurrent=True)  # fmt: skip
-    single = execute(make_settings(database_url=urls[1], group_commit=False), plans,
-                     concurrent=False)  # fmt: skip
+            urls.append(
+                request.getfixturevalue("database_url").replace("?schema=", f"?schema=g{n}")
+            )
+    grouped = execute(
+        make_settings(database_url=urls[0], group_commit=True, group_commit_max_wait_ms=2),
+        plans,
+        concurrent=True,
+    )
+    single = execute(
+        make_settings(database_url=urls[1], group_commit=False), plans, concurrent=False
+    )
     assert grouped == single
     assert any(kind == "start" for cmds in plans.values() for kind, _ in cmds) <= bool(
         grouped["events"]

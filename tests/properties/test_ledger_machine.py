@@ -89,7 +89,7 @@ class LedgerMachine(RuleBasedStateMachine):
         except ModelError as e:
             with pytest.raises(Exception) as raised:  # noqa: PT011
                 ledger_call()
-            assert kind_of(raised.value) == e.kind, (raised.value, e.kind)
+            assert kind_of(raised.value) == e.kind, (raised.value, e.kind)  # noqa: PT017
             return None
         return expected, ledger_call()
 
@@ -101,21 +101,45 @@ class LedgerMachine(RuleBasedStateMachine):
     def advance(self, seconds: int) -> None:
         self.clock.advance(seconds=seconds)
 
-    @rule(target=started, tenant=TENANTS, user=USERS, sid=SIDS, back=PAST, app=APPS, ip=IPS,
-          idle=st.sampled_from([300, 1800]), max_life=st.sampled_from([900, 7200]))  # fmt: skip
-    def start(self, tenant: str, user: str, sid: str, back: int, app: str | None,
-              ip: str | None, idle: int, max_life: int) -> tuple[str, str]:  # fmt: skip
+    @rule(
+        target=started,
+        tenant=TENANTS,
+        user=USERS,
+        sid=SIDS,
+        back=PAST,
+        app=APPS,
+        ip=IPS,
+        idle=st.sampled_from([300, 1800]),
+        max_life=st.sampled_from([900, 7200]),
+    )
+    def start(
+        self,
+        tenant: str,
+        user: str,
+        sid: str,
+        back: int,
+        app: str | None,
+        ip: str | None,
+        idle: int,
+        max_life: int,
+    ) -> tuple[str, str]:
         now = self.clock()
         at = now - timedelta(seconds=back)
         pair = self.both(
             lambda: self.ledger.start_session(
-                tenant=tenant, user_id=user, session_id=sid, at=at, ip=ip,
+                tenant=tenant,
+                user_id=user,
+                session_id=sid,
+                at=at,
+                ip=ip,
                 application={"id": app, "name": app} if app else None,
-                idle_timeout_s=idle, max_lifetime_s=max_life,
+                idle_timeout_s=idle,
+                max_lifetime_s=max_life,
             ),
-            lambda: self.model.start(tenant, sid, user, at, now, idle=idle, max_life=max_life,
-                                     app=app, ip=ip),
-        )  # fmt: skip
+            lambda: self.model.start(
+                tenant, sid, user, at, now, idle=idle, max_life=max_life, app=app, ip=ip
+            ),
+        )
         if pair is not None:
             created, outcome = pair
             assert outcome.created == created
@@ -128,17 +152,23 @@ class LedgerMachine(RuleBasedStateMachine):
         at = self.clock() - timedelta(seconds=back)
         pair = self.both(
             lambda: self.ledger.record_activity(
-                tenant=tenant, session_id=sid, at=at,
+                tenant=tenant,
+                session_id=sid,
+                at=at,
                 application={"id": app, "name": app} if app else None,
             ),
             lambda: self.model.activity(tenant, sid, at, app),
-        )  # fmt: skip
+        )
         if pair is not None:
             recorded, outcome = pair
             assert outcome.recorded == recorded
 
-    @rule(ref=started | st.tuples(TENANTS, SIDS), actor=ACTORS, as_user=st.none() | USERS,
-          reason=st.sampled_from(["logout", "browser_closed", "user_terminated", "admin_terminated"]))  # fmt: skip
+    @rule(
+        ref=started | st.tuples(TENANTS, SIDS),
+        actor=ACTORS,
+        as_user=st.none() | USERS,
+        reason=st.sampled_from(["logout", "browser_closed", "user_terminated", "admin_terminated"]),
+    )
     def terminate(self, ref: tuple[str, str], actor: str, as_user: str | None, reason: str) -> None:
         tenant, sid = ref
         now = self.clock()
@@ -158,9 +188,12 @@ class LedgerMachine(RuleBasedStateMachine):
     def terminate_all(self, tenant: str, user: str, actor: str, keep: str | None) -> None:
         now = self.clock()
         outcome = self.ledger.terminate_all(
-            tenant=tenant, user_id=user, reason="admin_terminated", actor=actor,
+            tenant=tenant,
+            user_id=user,
+            reason="admin_terminated",
+            actor=actor,
             keep_session_id=keep,
-        )  # fmt: skip
+        )
         expected = self.model.bulk(tenant, user, now, "admin_terminated", actor, keep)
         assert sorted(outcome.terminated) == sorted(expected)
 
@@ -174,12 +207,17 @@ class LedgerMachine(RuleBasedStateMachine):
             tenant, user, now, "password_reset", "idp", keep, outcome.event_id, records_account=True
         )
         assert sorted(outcome.terminated) == sorted(expected)
-        before = {s.sid for s in self.model.sessions.values() if s.tenant == tenant and s.user == user}
+        before = {
+            s.sid for s in self.model.sessions.values() if s.tenant == tenant and s.user == user
+        }
         self.resets.append((tenant, user, before - {keep}))
         STATS["resets"] += 1
 
-    @rule(tenant=TENANTS, user=USERS,
-          reason=st.sampled_from(["account_locked", "account_disabled", "account_deleted"]))  # fmt: skip
+    @rule(
+        tenant=TENANTS,
+        user=USERS,
+        reason=st.sampled_from(["account_locked", "account_disabled", "account_deleted"]),
+    )
     def revoke(self, tenant: str, user: str, reason: str) -> None:
         now = self.clock()
         outcome = self.ledger.revoke(tenant=tenant, user_id=user, reason=reason, actor="idp")

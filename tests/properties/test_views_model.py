@@ -31,15 +31,21 @@ from tests.properties.model import Model, ModelError
 SIDS = [f"s{i}" for i in range(6)]
 USERS = ["u1", "u2"]
 OPS = st.one_of(
-    st.tuples(st.just("start"), st.sampled_from(SIDS), st.sampled_from(USERS),
-              st.sampled_from([None, "mail", "crm"]), st.sampled_from([300, 3600])),
+    st.tuples(
+        st.just("start"),
+        st.sampled_from(SIDS),
+        st.sampled_from(USERS),
+        st.sampled_from([None, "mail", "crm"]),
+        st.sampled_from([300, 3600]),
+    ),
     st.tuples(st.just("activity"), st.sampled_from(SIDS), st.sampled_from([None, "crm"])),
-    st.tuples(st.just("terminate"), st.sampled_from(SIDS),
-              st.sampled_from(["logout", "user_terminated"])),
+    st.tuples(
+        st.just("terminate"), st.sampled_from(SIDS), st.sampled_from(["logout", "user_terminated"])
+    ),
     st.tuples(st.just("reset"), st.sampled_from(USERS), st.sampled_from([None, *SIDS])),
     st.tuples(st.just("advance"), st.integers(1, 900)),
     st.tuples(st.just("reap")),
-)  # fmt: skip
+)
 HISTORIES = st.lists(OPS, min_size=1, max_size=25)
 COUNTS = {"histories": 0}
 
@@ -53,34 +59,54 @@ def apply(ops: list[tuple[Any, ...]], system: LedgerSystem, clock: FakeClock) ->
         calls: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
             "start": (
                 lambda: ledger.start_session(
-                    tenant="t", session_id=args[0], user_id=args[1], at=now,
+                    tenant="t",
+                    session_id=args[0],
+                    user_id=args[1],
+                    at=now,
                     application={"id": args[2], "name": args[2]} if args[2] else None,
-                    idle_timeout_s=args[3], max_lifetime_s=7200),
-                lambda: model.start("t", args[0], args[1], now, now, idle=args[3],
-                                    max_life=7200, app=args[2], ip=None),
+                    idle_timeout_s=args[3],
+                    max_lifetime_s=7200,
+                ),
+                lambda: model.start(
+                    "t",
+                    args[0],
+                    args[1],
+                    now,
+                    now,
+                    idle=args[3],
+                    max_life=7200,
+                    app=args[2],
+                    ip=None,
+                ),
             ),
             "activity": (
                 lambda: ledger.record_activity(
-                    tenant="t", session_id=args[0], at=now,
-                    application={"id": args[1], "name": args[1]} if args[1] else None),
+                    tenant="t",
+                    session_id=args[0],
+                    at=now,
+                    application={"id": args[1], "name": args[1]} if args[1] else None,
+                ),
                 lambda: model.activity("t", args[0], now, args[1]),
             ),
             "terminate": (
-                lambda: ledger.terminate_session(tenant="t", session_id=args[0],
-                                                 reason=args[1], actor="x"),
+                lambda: ledger.terminate_session(
+                    tenant="t", session_id=args[0], reason=args[1], actor="x"
+                ),
                 lambda: model.terminate("t", args[0], now, args[1], "x"),
             ),
             "reset": (
-                lambda: ledger.reset_password(tenant="t", user_id=args[0], actor="idp",
-                                              keep_session_id=args[1]),
-                lambda: model.bulk("t", args[0], now, "password_reset", "idp", args[1],
-                                   records_account=True),
+                lambda: ledger.reset_password(
+                    tenant="t", user_id=args[0], actor="idp", keep_session_id=args[1]
+                ),
+                lambda: model.bulk(
+                    "t", args[0], now, "password_reset", "idp", args[1], records_account=True
+                ),
             ),
             "reap": (
                 lambda: ledger.expire_sessions([("t", s) for s in SIDS], now=now),
                 lambda: model.expire_all(now),
             ),
-        }  # fmt: skip
+        }
         if kind == "advance":
             clock.advance(seconds=args[0])
             continue
@@ -123,8 +149,10 @@ def check_against_model(system: LedgerSystem, model: Model, now: Any) -> None:
         for record in system.history.user_history("t", user, limit=100).sessions:
             expected = model.sessions[("t", record.id)]
             assert (record.ended_at, record.termination_reason, record.terminated_by) == (
-                expected.ended_at, expected.reason, expected.actor,
-            )  # fmt: skip
+                expected.ended_at,
+                expected.reason,
+                expected.actor,
+            )
         history_ids = {s.id for s in system.history.user_history("t", user, limit=100).sessions}
         assert history_ids == {s.sid for s in model.sessions.values() if s.user == user}
 
@@ -143,9 +171,12 @@ def check_rebuild(system: LedgerSystem) -> None:
 
 @given(ops=HISTORIES)
 def test_views_equal_the_model_and_a_rebuild(
-    ops: list[tuple[Any, ...]], make_settings: Callable[..., Any], tmp_path_factory: Any,
-    backend: str, request: Any,
-) -> None:  # fmt: skip
+    ops: list[tuple[Any, ...]],
+    make_settings: Callable[..., Any],
+    tmp_path_factory: Any,
+    backend: str,
+    request: Any,
+) -> None:
     url = (
         f"sqlite:///{tmp_path_factory.mktemp('v')}/v.sqlite3"
         if backend == "sqlite"
@@ -181,8 +212,9 @@ def test_sqlite_and_postgres_give_the_same_answers(
     results = []
     for url in urls:
         clock = FakeClock()
-        system = bootstrap(load_settings(database_url=url, group_commit=False), clock=clock,
-                           run_projections=True)  # fmt: skip
+        system = bootstrap(
+            load_settings(database_url=url, group_commit=False), clock=clock, run_projections=True
+        )
         try:
             apply(ops, system, clock)
             results.append(answers(system, clock() + timedelta(0)))

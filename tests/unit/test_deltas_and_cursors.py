@@ -17,10 +17,17 @@ MINUTE = timedelta(minutes=1)
 
 def session(sid: str = "s1") -> Session:
     return Session(
-        tenant="acme", session_id=sid, user_id="alice", at=T0, ip="10.0.0.1", user_agent=None,
-        application={"id": "mail", "name": "Mail"}, auth_methods=[], idle_timeout_s=600,
+        tenant="acme",
+        session_id=sid,
+        user_id="alice",
+        at=T0,
+        ip="10.0.0.1",
+        user_agent=None,
+        application={"id": "mail", "name": "Mail"},
+        auth_methods=[],
+        idle_timeout_s=600,
         max_lifetime_s=3600,
-    )  # fmt: skip
+    )
 
 
 def test_times_round_trip_through_microseconds() -> None:
@@ -49,8 +56,11 @@ def test_a_termination_is_kept_with_its_details_and_account_events_are_ignored()
     (delta,) = fold([*account.collect_events(), *s.collect_events()])
     assert delta.start is None and delta.ended
     assert (delta.ended_us, delta.reason, delta.actor, delta.cause) == (
-        to_us(T0 + MINUTE), "logout", "alice", "c",
-    )  # fmt: skip
+        to_us(T0 + MINUTE),
+        "logout",
+        "alice",
+        "c",
+    )
 
 
 def test_deltas_keep_the_order_of_first_appearance() -> None:

@@ -24,9 +24,17 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 def test_every_reason_of_the_design_is_known() -> None:
     assert {r.value for r in TerminationReason} == {
-        "logout", "browser_closed", "user_terminated", "admin_terminated", "password_reset",
-        "account_locked", "account_disabled", "account_deleted", "idle_timeout", "max_lifetime",
-    }  # fmt: skip
+        "logout",
+        "browser_closed",
+        "user_terminated",
+        "admin_terminated",
+        "password_reset",
+        "account_locked",
+        "account_disabled",
+        "account_deleted",
+        "idle_timeout",
+        "max_lifetime",
+    }
 
 
 def test_an_unknown_or_disallowed_reason_is_refused_naming_the_allowed_ones() -> None:
@@ -45,7 +53,7 @@ def test_times_more_than_five_minutes_ahead_are_refused() -> None:
 
 def test_times_without_a_timezone_are_refused_and_others_are_converted_to_utc() -> None:
     with pytest.raises(InvalidInput, match="timezone"):
-        check_client_time(datetime(2026, 3, 1, 12, 0), NOW)  # noqa: DTZ001
+        check_client_time(datetime(2026, 3, 1, 12, 0), NOW)
     paris = timezone(timedelta(hours=1))
     converted = check_client_time(datetime(2026, 3, 1, 12, 0, tzinfo=paris), NOW)
     assert converted == datetime(2026, 3, 1, 11, 0, tzinfo=UTC)
@@ -67,8 +75,12 @@ def test_expiry_is_the_earlier_limit_and_the_reason_names_it(
     idle: int, max_life: int, active_after: int
 ) -> None:
     last = NOW + timedelta(seconds=active_after)
-    end = expires_at(started_at=NOW, last_active_at=last, idle_timeout_s=idle, max_lifetime_s=max_life)
+    end = expires_at(
+        started_at=NOW, last_active_at=last, idle_timeout_s=idle, max_lifetime_s=max_life
+    )
     assert end == min(last + timedelta(seconds=idle), NOW + timedelta(seconds=max_life))
-    reason = expiry_reason(started_at=NOW, last_active_at=last, idle_timeout_s=idle, max_lifetime_s=max_life)
+    reason = expiry_reason(
+        started_at=NOW, last_active_at=last, idle_timeout_s=idle, max_lifetime_s=max_life
+    )
     hard = NOW + timedelta(seconds=max_life)
     assert reason == ("max_lifetime" if end == hard else "idle_timeout")

@@ -19,8 +19,13 @@ def test_sqlite_urls_take_relative_and_absolute_paths() -> None:
 def test_postgres_urls_carry_credentials_port_and_schema() -> None:
     url = DatabaseURL.parse("postgresql://ops:p%40ss@db.example:6543/ledger?schema=tenant_a")
     assert (url.user, url.password, url.host, url.port, url.dbname, url.schema) == (
-        "ops", "p@ss", "db.example", 6543, "ledger", "tenant_a",
-    )  # fmt: skip
+        "ops",
+        "p@ss",
+        "db.example",
+        6543,
+        "ledger",
+        "tenant_a",
+    )
     assert url.redacted() == "postgresql://ops@db.example:6543/ledger?schema=tenant_a"
     assert "p@ss" not in url.redacted()
     env = url.library_env()

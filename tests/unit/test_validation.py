@@ -8,8 +8,9 @@ from ledger import validation as check
 from ledger.aggregates import InvalidInput
 
 
-@pytest.mark.parametrize(("raw", "canonical"), [("10.0.0.1", "10.0.0.1"),
-                                                ("2001:DB8::0:1", "2001:db8::1")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("raw", "canonical"), [("10.0.0.1", "10.0.0.1"), ("2001:DB8::0:1", "2001:db8::1")]
+)
 def test_ip_addresses_are_normalised(raw: str, canonical: str) -> None:
     assert check.ip(raw) == canonical
 
