@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1/me", tags=["me"], dependencies=[Depends(single_va
 @router.get(
     "/sessions",
     response_model=MySessionList,
-    responses=error_responses(401, 403, 503),
+    responses=error_responses(401, 403, 422, 503),
     summary="My active sessions",
 )
 def list_my_sessions(caller: MeCaller, context: ContextDep) -> Response:

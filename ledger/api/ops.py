@@ -6,15 +6,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 from starlette.responses import Response
 
 from ledger.api.context import ContextDep
-from ledger.api.problems import OUTAGES, ApiProblem, error_responses, single_valued_query
+from ledger.api.problems import OUTAGES, ApiProblem, error_responses
 from ledger.api.responses import OrjsonResponse
 
-router = APIRouter(tags=["ops"], dependencies=[Depends(single_valued_query)])
+router = APIRouter(tags=["ops"])
 
 
 class Health(BaseModel):

@@ -154,3 +154,9 @@ def test_the_ledger_itself_refuses_nul_in_free_text(api_system: LedgerSystem) ->
         api_system.ledger.start_session(tenant="t", user_id="alice", user_agent="a\x00b")
     with pytest.raises(InvalidInput):
         api_system.ledger.start_session(tenant="t", user_id="alice", auth_methods=["p\x00"])
+
+
+def test_a_repeated_query_parameter_is_422(client: TestClient, hs: Minter) -> None:
+    reader = hs.auth("r", "sessions:read")
+    problem(client.get("/v1/sessions?limit=1&limit=2", headers=reader), 422)
+    problem(client.get("/v1/me/sessions?x=1&x=2", headers=hs.auth("alice")), 422)
