@@ -116,10 +116,17 @@ def human_bytes(size: int) -> str:
     return f"{value:.1f} GB"
 
 
-def sqlite_synchronous(path: Path) -> int:
-    """The `synchronous` level a connection to `path` gets (the ledger sets none)."""
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        return int(conn.execute("PRAGMA synchronous").fetchone()[0])
+def sqlite_durability() -> str:
+    """Journal mode and `synchronous` of a WAL connection as the library opens one."""
+    folder = Path(tempfile.mkdtemp(prefix="ledger_bench_probe_"))
+    try:
+        with contextlib.closing(sqlite3.connect(folder / "probe.sqlite3")) as conn:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            level = int(conn.execute("PRAGMA synchronous").fetchone()[0])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+    return f"journal_mode={mode}, synchronous={names.get(level, level)} (the ledger sets none)"
 
 
 def machine() -> dict[str, Any]:
@@ -128,7 +135,7 @@ def machine() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
-        "sqlite_durability": "WAL, synchronous=FULL (SQLite default; the ledger sets none)",
+        "sqlite_durability": sqlite_durability(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     with contextlib.suppress(OSError):
