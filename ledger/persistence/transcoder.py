@@ -21,6 +21,7 @@ from eventsourcing.persistence import (
 )
 
 _NATIVE = (str, int, float, bool, type(None))
+_CONTAINERS = frozenset({dict, list})
 
 
 class TupleAsList(Transcoding):
@@ -79,6 +80,8 @@ class OrjsonTranscoder(Transcoder):
         return {"_type_": transcoding.name, "_data_": self._encode(transcoding.encode(obj))}
 
     def _decode(self, obj: Any) -> Any:
+        # `obj` is fresh from orjson.loads: containers are rewritten in place, and only
+        # containers are visited (scalars cannot hold a tag).
         kind = type(obj)
         if kind is dict:
             if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
@@ -91,7 +94,12 @@ class OrjsonTranscoder(Transcoder):
                     )
                     raise TranscodingNotRegisteredError(msg)
                 return transcoding.decode(self._decode(obj["_data_"]))
-            return {key: self._decode(value) for key, value in obj.items()}
+            for key, value in obj.items():
+                if type(value) in _CONTAINERS:
+                    obj[key] = self._decode(value)
+            return obj
         if kind is list:
-            return [self._decode(value) for value in obj]
+            for index, value in enumerate(obj):
+                if type(value) in _CONTAINERS:
+                    obj[index] = self._decode(value)
         return obj
