@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -69,15 +70,37 @@ def create_app(
     settings = settings or (system.settings if system is not None else load_settings())
     verifier, dev = make_verifier(settings)
     context = ApiContext(settings=settings, verifier=verifier, metrics=Metrics(), dev_mode=dev)
+    app = FastAPI(
+        title="Session Ledger",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=_lifespan(context, system=system, clock=clock),
+        default_response_class=OrjsonResponse,
+    )
+    app.state.ledger = context
+    install_problem_handlers(app)
+    for router in (me.router, admin.router, ingest.router, oidc.router, ops.router):
+        app.include_router(router)
+    _include_pages(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=context.metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _lifespan(
+    context: ApiContext, *, system: LedgerSystem | None, clock: Clock
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Startup and shutdown: the ledger (bootstrapped unless given), replay store, reaper."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own = system is None
+        settings = context.settings
         running = system or bootstrap(settings, clock=clock)
         reaper: Reaper | None = None
         try:
             context.jti_store = open_jti_store(settings.events_url)
-            if running.projections is not None:
+            if running.projections is not None:  # projections run here: so does the reaper
                 reaper = Reaper(
                     running.ledger, running.active, running.clock, settings.reaper_interval_s
                 )
@@ -91,25 +114,10 @@ def create_app(
                 reaper.stop()
             if context.jti_store is not None:
                 context.jti_store.close()
-            if own:
+            if system is None:
                 running.close()
 
-    app = FastAPI(
-        title="Session Ledger",
-        version="1",
-        description=DESCRIPTION,
-        lifespan=lifespan,
-        default_response_class=OrjsonResponse,
-    )
-    app.state.ledger = context
-    install_problem_handlers(app)
-    for router in (me.router, admin.router, ingest.router, oidc.router, ops.router):
-        app.include_router(router)
-    _include_pages(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=context.metrics)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    return app
+    return lifespan
 
 
 def _include_pages(app: FastAPI) -> None:

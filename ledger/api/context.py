@@ -3,6 +3,7 @@
 `ApiContext` lives on `app.state.ledger` from startup to shutdown; handlers get it with the
 `ContextDep` dependency (no globals). `dev_mode` is True when tokens are verified with the
 development secret (the web pages offer their development sign-in only then).
+Tests: tests/api/test_tokens.py (dev mode), tests/api/test_ops.py (503 while not ready).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""JSON responses encoded with orjson: times as RFC 3339 UTC strings (`...Z`)."""
+"""JSON responses encoded with orjson: times as RFC 3339 UTC strings (`...Z`).
+
+Tests: tests/api/test_me.py (the fields and their format).
+"""
 
 from __future__ import annotations
 

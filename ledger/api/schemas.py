@@ -3,6 +3,7 @@
 Requests refuse unknown fields (422). Ids are 1-255 characters; the ledger's own checks
 (`ledger.validation`) refuse the rest (control characters, bad IP addresses, future times).
 Responses are built by `session_json` from the views' `SessionRecord`s.
+Tests: tests/api/test_errors.py, tests/api/test_schemathesis.py.
 """
 
 from __future__ import annotations

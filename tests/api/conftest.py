@@ -1,5 +1,4 @@
-"""API fixtures: a served app on each backend, real signing keys (HS256 secret, RSA and EC
-JWKS written to a file), and helpers that mint real signed tokens."""
+"""API fixtures: the app on each backend, real keys (secret, RSA/EC JWKS), token minters."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Admin rows of the API table: a user's sessions, terminate one or all, the tenant's list
-with filters and cursor pagination, and the history with reasons."""
+"""Admin rows: a user's sessions, terminate one or all, the tenant's list, the history."""
 
 from __future__ import annotations
 

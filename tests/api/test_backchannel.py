@@ -1,5 +1,4 @@
-"""OpenID Connect Back-Channel Logout 1.0: logout tokens signed by the IdP's test key end the
-sessions they name; replays, nonces, wrong audiences and other malformed tokens are refused."""
+"""Back-channel logout: logout tokens end sessions; replays, nonces, bad audiences refused."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Errors are RFC 9457 problems: validation, unknown routes, wrong methods, oversized bodies
-and ids, bad IPs, unknown fields, and a database outage (503) - never a 500 or a traceback."""
+"""Errors are RFC 9457 problems: bad input a 4xx, a database outage a 503, never a 500."""
 
 from __future__ import annotations
 

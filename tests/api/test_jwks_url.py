@@ -1,5 +1,4 @@
-"""Keys fetched from the IdP's JWKS URL (LEDGER_JWKS_URL): selected by kid, cached, and a
-503 problem (not a 401) while the IdP's key endpoint cannot be reached."""
+"""Keys from LEDGER_JWKS_URL: selected by kid, cached; a 503 while it is unreachable."""
 
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ import pytest
 from eventsourcing.persistence import OperationalError
 from fastapi.testclient import TestClient
 
+from ledger.api.app import create_app
 from ledger.bootstrap import LedgerSystem
+from ledger.config import Settings
 from tests.api.conftest import Minter, start
 
 
@@ -87,3 +89,13 @@ def test_each_app_keeps_its_own_metrics(
     other = make_client()
     assert 'route="/healthz"' not in other.get("/metrics").text
     assert 'route="/healthz"' in client.get("/metrics").text
+
+
+def test_requests_before_startup_get_a_503_problem(
+    api_settings: Settings, api_system: LedgerSystem, hs: Minter
+) -> None:
+    client = TestClient(create_app(api_settings, system=api_system))  # lifespan not started
+    response = client.get("/v1/me/sessions", headers=hs.auth())
+    assert response.status_code == 503
+    assert response.json()["detail"] == "the ledger is starting"
+    assert client.get("/healthz").status_code == 200

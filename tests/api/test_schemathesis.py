@@ -1,6 +1,4 @@
-"""schemathesis against the app's own OpenAPI document: no 5xx, and every response (status,
-content type, body, headers) matches the schema, for schema-valid and schema-violating
-requests. Bounded in `make test`; `make fuzz` sets LEDGER_FUZZ_EXAMPLES for a longer run."""
+"""schemathesis over the OpenAPI document: no 5xx, every response matches the schema."""
 
 from __future__ import annotations
 
@@ -24,6 +22,7 @@ from ledger.config import Settings, load_settings
 from ledger.persistence.url import DatabaseURL
 from tests.api.conftest import ALL_SCOPES, AUDIENCE, ISSUER, SECRET
 
+# `make fuzz` sets LEDGER_FUZZ_EXAMPLES for a longer, randomised run.
 EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(
     max_examples=EXAMPLES,

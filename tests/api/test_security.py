@@ -1,5 +1,4 @@
-"""Token security: every bad token is a 401, missing scopes a 403, and no caller reaches
-another user's or another tenant's session (the answer never reveals that it exists)."""
+"""Bad tokens are 401, missing scopes 403; others' sessions answer like missing ones."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""`ledger serve --dev` (what `make run` runs): a real server with two workers on SQLite, the
-README's curl example against it, and configuration errors as one line before serving."""
+"""`ledger serve --dev` (make run) serves with two workers and the curl example works."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Development tokens: a random 0600 secret under var/, `mint_token` and `ledger token`, and
-the refusal to start without any signing key outside development mode."""
+"""Development tokens: a random 0600 secret, `mint_token`, `ledger token`; no key, no start."""
 
 from __future__ import annotations
 
