@@ -107,6 +107,7 @@ class LagWatcher:
     def __init__(self, visible: Callable[[], int]) -> None:
         self.visible = visible
         self.lags: list[float] = []
+        self.errors: list[str] = []
         self._pending: list[tuple[int, float]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -157,7 +158,11 @@ def paced(
                 time.sleep(delay)
             else:
                 late.append(-delay)
-            position = op(k)
+            try:
+                position = op(k)
+            except Exception as e:
+                watcher.errors.append(f"{type(e).__name__}: {e}")
+                continue
             if position is not None:
                 watcher.add(position, time.perf_counter())
 
@@ -272,4 +277,7 @@ def p2(kind: str, sizes: Sizes) -> list[Row]:
         f"achieved {rate:.0f} commands/s ({len(late)} issued late, p99 {late_p99:.0f} ms late);"
         f" baseline achieved {base_rate:.0f}/s; lag = command return to visible in both views"
     )
+    for name, w in (("ledger", watcher), ("baseline", base)):
+        if w.errors:
+            row.notes += f"; {name}: {len(w.errors)} errors (first: {w.errors[0]})"
     return [row]
