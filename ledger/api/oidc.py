@@ -23,6 +23,7 @@ import jwt
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from ledger.aggregates.errors import SessionNotFound
@@ -30,7 +31,7 @@ from ledger.aggregates.ids import check_external_id, check_tenant
 from ledger.api.commands import run_command
 from ledger.api.context import ApiContext, get_context
 from ledger.api.keys import KeysUnavailable, TokenRefused
-from ledger.api.problems import error_responses
+from ledger.api.problems import ApiProblem, error_responses
 from ledger.api.responses import OrjsonResponse
 
 router = APIRouter(prefix="/v1/oidc", tags=["oidc"])
@@ -80,7 +81,10 @@ async def backchannel_logout(request: Request) -> Response:
     """Verify the logout token and end the session(s) it names."""
     context = get_context(request)
     try:
-        form = await request.form()
+        try:
+            form = await request.form()
+        except HTTPException:
+            raise LogoutRefused("malformed form body") from None
         token = form.get("logout_token")
         if not isinstance(token, str) or not token:
             raise LogoutRefused("missing logout_token")
@@ -91,8 +95,9 @@ async def backchannel_logout(request: Request) -> Response:
         body = {"error": "invalid_request", "error_description": str(e)}
         return OrjsonResponse(body, status_code=400, headers=NO_STORE)
     except KeysUnavailable as e:
-        body = {"error": "temporarily_unavailable", "error_description": f"keys: {e}"}
-        return OrjsonResponse(body, status_code=503, headers=NO_STORE)
+        raise ApiProblem(
+            503, "unavailable", "Service unavailable", f"signing keys unavailable: {e}"
+        ) from None
     return Response(status_code=200, headers=NO_STORE)
 
 

@@ -168,3 +168,10 @@ def test_without_a_jwks_back_channel_logout_is_refused(
 ) -> None:
     client = make_client(jwks_file=None)
     refused(post(client, logout_token(rsa_key, sid="a1")), "LEDGER_JWKS")
+
+
+def test_a_malformed_multipart_body_is_refused_per_the_spec(client: TestClient) -> None:
+    response = client.post(
+        PATH, content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x"}
+    )
+    refused(response, "")
