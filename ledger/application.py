@@ -187,8 +187,10 @@ class SessionLedger(Application[UUID]):
 
         def decide() -> Decision[ActivityOutcome]:
             session = self._session(tenant, session_id)
-            joined = session.join(application=app, at=when) if app else False
+            # Activity first: when it is stored it keeps the IP; a join at the same moment
+            # would otherwise make it fall within the granularity and lose the IP.
             recorded = session.record_activity(at=when, ip=address, granularity=self.granularity)
+            joined = session.join(application=app, at=when) if app else False
             outcome = ActivityOutcome(recorded=recorded, joined=joined, session=record_of(session))
             return Decision([session], outcome)
 

@@ -84,6 +84,19 @@ def test_activity_is_throttled_and_joins_record_the_application(
     assert topics(write_only)[-2:] == ["ActivityRecorded", "ApplicationJoined"]
 
 
+def test_activity_that_also_joins_an_application_keeps_the_new_ip(
+    write_only: LedgerSystem, clock: FakeClock
+) -> None:
+    start(write_only, "s1", ip="10.0.0.1")
+    clock.advance(minutes=5)
+    outcome = write_only.ledger.record_activity(
+        tenant="acme", session_id="s1", ip="10.0.0.2", application=APP
+    )
+    assert outcome.recorded and outcome.joined
+    assert outcome.session.ip == "10.0.0.2"  # type: ignore[union-attr]
+    assert topics(write_only)[-2:] == ["ActivityRecorded", "ApplicationJoined"]
+
+
 def test_activity_on_an_unknown_terminated_or_expired_session_is_refused(
     write_only: LedgerSystem, clock: FakeClock
 ) -> None:

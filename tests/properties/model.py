@@ -107,20 +107,24 @@ class Model:
         self.open_sets.setdefault((tenant, user), []).append(sid)
         return True
 
-    def activity(self, tenant: str, sid: str, at: datetime, app: str | None) -> bool:
+    def activity(
+        self, tenant: str, sid: str, at: datetime, app: str | None, ip: str | None = None
+    ) -> bool:
         """True when an activity event would be stored."""
         s = self._get(tenant, sid)
         if s.ended_at is not None or at >= s.expires():
             raise ModelError("ended")
         if at < s.started:
             raise ModelError("invalid")
+        recorded = at - s.last_active >= self.granularity
+        if recorded:
+            s.last_active = max(s.last_active, at)
+            if ip is not None:
+                s.ip = ip
         if app is not None and app not in s.apps:
             s.apps.append(app)
             s.last_active = max(s.last_active, at)
-        if at - s.last_active < self.granularity:
-            return False
-        s.last_active = max(s.last_active, at)
-        return True
+        return recorded
 
     def terminate(
         self,

@@ -146,8 +146,8 @@ class LedgerMachine(RuleBasedStateMachine):
             STATS["started"] += int(created)
         return (tenant, sid)
 
-    @rule(ref=started | st.tuples(TENANTS, SIDS), back=PAST, app=APPS)
-    def activity(self, ref: tuple[str, str], back: int, app: str | None) -> None:
+    @rule(ref=started | st.tuples(TENANTS, SIDS), back=PAST, app=APPS, ip=IPS)
+    def activity(self, ref: tuple[str, str], back: int, app: str | None, ip: str | None) -> None:
         tenant, sid = ref
         at = self.clock() - timedelta(seconds=back)
         pair = self.both(
@@ -156,8 +156,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 session_id=sid,
                 at=at,
                 application={"id": app, "name": app} if app else None,
+                ip=ip,
             ),
-            lambda: self.model.activity(tenant, sid, at, app),
+            lambda: self.model.activity(tenant, sid, at, app, ip),
         )
         if pair is not None:
             recorded, outcome = pair
@@ -245,6 +246,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert session.terminated_by == expected.actor, (tenant, sid)
             assert session.ended_at == expected.ended_at, (tenant, sid)
             assert session.last_active_at == expected.last_active, (tenant, sid)
+            assert session.ip == expected.ip, (tenant, sid)
             assert [a["id"] for a in session.applications] == expected.apps, (tenant, sid)
         for (tenant, user), sids in self.model.open_sets.items():
             account = self.ledger.repository.get(account_uuid(tenant, user))

@@ -71,8 +71,8 @@ def test_a_jsonl_export_read_back_equals_the_log(history: LedgerSystem, replay: 
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     kept = ("position", "aggregate_id", "version", "topic", "data")
     assert [{k: line[k] for k in kept} for line in lines] == _the_log(history)
-    assert len(lines) == 11
-    assert "exported 11 events" in result.stderr
+    assert len(lines) == 12
+    assert "exported 12 events" in result.stderr
 
 
 def test_every_exported_event_names_its_tenant_user_and_session(
@@ -122,5 +122,5 @@ def test_export_to_a_file_replaces_it_only_when_complete(
     result = replay("export", "--out", str(out))
     assert result.exit_code == 0
     assert result.stdout == ""
-    assert len(out.read_text().splitlines()) == 11
+    assert len(out.read_text().splitlines()) == 12
     assert not (tmp_path / "events.jsonl.partial").exists()
