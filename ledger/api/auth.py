@@ -31,7 +31,7 @@ ME, READ, TERMINATE, AUDIT, INGEST = (
 )
 SCOPES = (ME, READ, TERMINATE, AUDIT, INGEST)
 REALM = 'Bearer realm="session-ledger"'
-bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="A JWT (see docs/api.md)")
+bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="A JWT (see README.md, Authentication)")
 
 
 @dataclass(frozen=True)
