@@ -181,7 +181,7 @@ def _client_ip(request: Request) -> str | None:
         return None
 
 
-DEV_SIGNIN_ERRORS = error_responses(413, 422, 503) | {
+DEV_SIGNIN_ERRORS = error_responses(400, 413, 422, 503) | {
     404: {"model": Problem, "description": "Not in development mode"}
 }
 
@@ -267,7 +267,7 @@ class DeviceLabels(BaseModel):
     devices: list[str]
 
 
-@router.post("/web/devices", tags=["web pages"], responses=error_responses(401, 413, 422))
+@router.post("/web/devices", tags=["web pages"], responses=error_responses(400, 401, 413, 422))
 def devices(body: DeviceQuery, caller: CurrentPrincipal) -> DeviceLabels:
     """ "Firefox on Windows" for each user agent (any signed-in caller)."""
     del caller

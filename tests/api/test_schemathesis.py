@@ -31,8 +31,8 @@ FUZZ = settings(
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-# The v1 API and the ops endpoints; the web pages' own routes (issue 7) are theirs to test.
-OURS = re.compile(r"^/(v1/|healthz$|readyz$|metrics$)")
+# The v1 API, the web pages' JSON endpoints and the ops endpoints.
+OURS = re.compile(r"^/(v1/|web/|healthz$|readyz$|metrics$)")
 
 
 def fuzz_settings(database_url: str, jwks_file: Path) -> Settings:
