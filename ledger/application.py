@@ -69,6 +69,9 @@ class SessionLedger(Application[UUID]):
 
     name = "SessionLedger"
     snapshotting_intervals = {Account: 100, Session: 100}
+    # Recently used aggregates stay in memory; each load then asks the store only for events
+    # after the cached version (fast-forward), so other processes' writes are always seen.
+    env = {"AGGREGATE_CACHE_MAXSIZE": "20000"}
     max_attempts = 12
 
     def __init__(
@@ -141,9 +144,15 @@ class SessionLedger(Application[UUID]):
         tenant = check.tenant(tenant)
         sid = check.external_id(session_id, what="session_id") if session_id else str(uuid.uuid4())
         compared = set(fields) - ({"started_at"} if at is None else set())
+        # First try as a new session without reading it (the usual case): a repeated start
+        # then fails on the session's version and the next attempt reads and compares.
+        optimistic = [True]
 
         def decide() -> Decision[StartOutcome]:
-            existing = self._find(Session, session_uuid(tenant, sid))
+            existing = None
+            if not optimistic[0]:
+                existing = self._find(Session, session_uuid(tenant, sid))
+            optimistic[0] = False
             if existing is not None:
                 recorded = existing.start_fields()
                 differing = sorted(k for k in compared if recorded[k] != fields[k])

@@ -101,11 +101,11 @@ def _views_setting(settings: Settings) -> str:
 
 
 def _log_reader(settings: Settings) -> Any:
-    """A `SessionLedger` used only to read the log, on one connection."""
-    from ledger.application import SessionLedger  # noqa: PLC0415
+    """The log as the projections read it, on one connection."""
+    from ledger.projections.feed import SessionLedgerFeed  # noqa: PLC0415
 
     prepare_database(settings.events_url)
-    return SessionLedger(settings.events_url.library_env(pool_size=1))
+    return SessionLedgerFeed(settings.events_url.library_env(pool_size=1, max_overflow=0))
 
 
 def _open_scratch(name: str, settings: Settings) -> tuple[Any, Any]:

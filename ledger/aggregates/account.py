@@ -9,6 +9,7 @@ retried. Tests: tests/unit/test_account.py, tests/integration/test_concurrency.p
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -32,6 +33,15 @@ class Account(Aggregate):
         self.active: dict[str, str] = {}
         self.last_password_reset_at: datetime | None = None
         self.revoked_reason: str | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Account:
+        """A copy for a command: only the mutable containers are copied."""
+        copy = object.__new__(Account)
+        state = dict(self.__dict__)
+        state["active"] = dict(self.active)
+        state["_pending_events"] = list(self._pending_events)
+        copy.__dict__.update(state)
+        return copy
 
     @property
     def active_session_ids(self) -> list[str]:

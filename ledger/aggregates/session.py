@@ -59,6 +59,17 @@ class Session(Aggregate):
         self.terminated_by: str | None = None
         self.termination_cause: str | None = None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Session:
+        """A copy for a command (the repository copies cached aggregates): only the mutable
+        containers are copied; everything else is immutable."""
+        copy = object.__new__(Session)
+        state = dict(self.__dict__)
+        state["applications"] = [dict(app) for app in self.applications]
+        state["auth_methods"] = list(self.auth_methods)
+        state["_pending_events"] = list(self._pending_events)
+        copy.__dict__.update(state)
+        return copy
+
     # ----------------------------------------------------------------- queries
 
     @property

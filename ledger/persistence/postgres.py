@@ -6,6 +6,9 @@
   `LOCK TABLE ... IN EXCLUSIVE MODE`, which needs UPDATE/DELETE privilege: with the advisory
   lock a role with INSERT and SELECT only can record events. Commit order still equals
   notification-id order, so readers never skip a notification.
+* A save is one statement: a server-side function takes the lock, NOTIFYs and inserts, in
+  the statement's own transaction (one round trip instead of the library's pipeline of
+  SET/LOCK/NOTIFY/INSERT/COMMIT; a fraction of the client CPU per command).
 * Its subscription pulls once more right after LISTEN is in place (events committed between
   the first pull and the LISTEN would otherwise wait for the next NOTIFY: at the end of a
   burst, forever), and every `poll_interval` seconds as a safety net.
@@ -17,13 +20,21 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder, Subscription
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+    Subscription,
+)
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresSubscription,
 )
+from eventsourcing.utils import retry
 from psycopg import sql
 
 TRIGGER_FUNCTION = "ledger_refuse_change"
@@ -84,6 +95,47 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
             sql.SQL("SELECT pg_advisory_xact_lock({0})").format(self.writers_lock_key),
         ]
         self.sql_create_statements.extend(append_only_statements(schema, self.events_table_name))
+        self.insert_function = f"ledger_insert_{self.events_table_name}"[:63]
+        self.sql_create_statements.append(
+            sql.SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{kind}[]) "
+                "RETURNS SETOF bigint LANGUAGE plpgsql AS $body$ BEGIN "
+                "SET LOCAL lock_timeout = '{timeout}s'; "
+                "PERFORM pg_advisory_xact_lock({key}); "
+                "NOTIFY {channel}; "
+                "RETURN QUERY INSERT INTO {schema}.{table} AS t "
+                "(originator_id, originator_version, topic, state) "
+                "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+                "RETURNING notification_id; "
+                "END $body$"
+            ).format(
+                schema=sql.Identifier(schema),
+                function=sql.Identifier(self.insert_function),
+                kind=sql.Identifier(self.stored_event_type_name),
+                timeout=self.datastore.lock_timeout,
+                key=self.writers_lock_key,
+                channel=sql.Identifier(self.channel_name),
+                table=sql.Identifier(self.events_table_name),
+            )
+        )
+        self.sql_insert_call = sql.SQL("SELECT * FROM {schema}.{function}(%s)").format(
+            schema=sql.Identifier(schema), function=sql.Identifier(self.insert_function)
+        )
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert in one statement (lock, NOTIFY, INSERT ... RETURNING, commit)."""
+        if not stored_events:
+            return []
+        rows = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.sql_insert_call, (rows,), prepare=True)
+            return [row[self.insert_function] for row in curs.fetchall()]
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()

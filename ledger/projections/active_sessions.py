@@ -87,8 +87,8 @@ class ActiveSessionsView(SessionView):
 
     # ------------------------------------------------------------------ writes
 
-    def apply(self, deltas: Sequence[SessionDelta], tracking: Tracking) -> None:
-        """One transaction: tracking first (refuses a replay), then the rows."""
+    def apply_rows(self, c: Any, deltas: Sequence[SessionDelta], tracking: Tracking) -> None:
+        """In the caller's transaction: tracking first (refuses a replay), then the rows."""
         s, a = self.t("active_sessions"), self.t("active_session_apps")
         inserts: list[tuple[Any, ...]] = []
         start_apps: list[tuple[Any, ...]] = []
@@ -114,34 +114,32 @@ class ActiveSessionsView(SessionView):
                     appends.append((json_append_param(self, app), k))
                     joins.append((app["id"], k))
         gt, lt = self.greatest(), self.least()
-        with self.txn(commit=True) as c:
-            self.write_tracking(c, tracking)
-            if deletes:
-                c.executemany(f"DELETE FROM {a} WHERE session_key = ?", deletes)
-                c.executemany(f"DELETE FROM {s} WHERE session_key = ?", deletes)
-            if inserts:
-                marks = ", ".join("?" * len(START_COLUMNS))
-                c.executemany(f"INSERT INTO {s} ({COLUMNS}) VALUES ({marks})", inserts)
-            if start_apps:
-                c.executemany(f"INSERT INTO {a} VALUES (?, ?, ?, ?)", start_apps)
-            if updates:
-                c.executemany(
-                    f"UPDATE {s} SET last_active_at = {gt}(last_active_at, ?),"
-                    f" ip = COALESCE(?, ip), expires_at = {lt}({gt}(last_active_at, ?)"
-                    " + idle_timeout_s * 1000000, hard_expires_at) WHERE session_key = ?",
-                    updates,
-                )
-            if appends:
-                c.executemany(
-                    f"UPDATE {s} SET applications = {json_append_sql(self.dialect)}"
-                    " WHERE session_key = ?",
-                    appends,
-                )
-                c.executemany(
-                    f"INSERT INTO {a} SELECT session_key, ?, tenant, started_at FROM {s}"
-                    " WHERE session_key = ?",
-                    joins,
-                )
+        self.write_tracking(c, tracking)
+        if deletes:
+            c.executemany(f"DELETE FROM {a} WHERE session_key = ?", deletes)
+            c.executemany(f"DELETE FROM {s} WHERE session_key = ?", deletes)
+        if inserts:
+            self.bulk_insert(c, s, START_COLUMNS, inserts)
+        if start_apps:
+            self.bulk_insert(c, a, ["session_key", "app_id", "tenant", "started_at"], start_apps)
+        if updates:
+            c.executemany(
+                f"UPDATE {s} SET last_active_at = {gt}(last_active_at, ?),"
+                f" ip = COALESCE(?, ip), expires_at = {lt}({gt}(last_active_at, ?)"
+                " + idle_timeout_s * 1000000, hard_expires_at) WHERE session_key = ?",
+                updates,
+            )
+        if appends:
+            c.executemany(
+                f"UPDATE {s} SET applications = {json_append_sql(self.dialect)}"
+                " WHERE session_key = ?",
+                appends,
+            )
+            c.executemany(
+                f"INSERT INTO {a} SELECT session_key, ?, tenant, started_at FROM {s}"
+                " WHERE session_key = ?",
+                joins,
+            )
 
     # ----------------------------------------------------------------- queries
 

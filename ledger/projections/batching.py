@@ -28,9 +28,14 @@ TView = TypeVar("TView", bound=ViewStorage, default=ViewStorage)
 class SessionView(ViewStorage):
     """A view kept from `Session` events."""
 
-    @abstractmethod
     def apply(self, deltas: Sequence[SessionDelta], tracking: Tracking) -> None:
         """Apply one batch's net changes and its tracking position in one transaction."""
+        with self.txn(commit=True) as cursor:
+            self.apply_rows(cursor, deltas, tracking)
+
+    @abstractmethod
+    def apply_rows(self, c: Any, deltas: Sequence[SessionDelta], tracking: Tracking) -> None:
+        """Apply a batch in the caller's transaction (cursor `c`): tracking, then rows."""
 
 
 class BatchingProjection(Projection[TView], Generic[TView]):
@@ -58,7 +63,8 @@ class BatchingProjection(Projection[TView], Generic[TView]):
             if self.error is not None:
                 raise self.error
             self._buffer.append((domain_event, tracking))
-            self._cond.notify_all()
+            if len(self._buffer) == 1:  # the writer waits only on an empty buffer
+                self._cond.notify_all()
 
     def close(self) -> None:
         """Apply what is buffered, then stop the writer thread."""

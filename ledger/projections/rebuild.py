@@ -1,9 +1,10 @@
 """Rebuild a view from position 0 into fresh (scratch) tables, then swap them in.
 
 The scratch view is filled straight from the notification log with the same projection code
-as the live runner. The swap happens only when the scratch view has processed everything the
-live view has (checked under a lock, retried after a further catch-up), so no event is lost or
-applied twice; the live runner then resumes from the rebuilt position.
+as the live runner. The swap holds the live view's writers, brings the scratch view to the
+live view's position in the same transaction, then renames: no event is lost or applied
+twice; the live runner resumes from the rebuilt position (its next batch is refused as
+already applied, and its supervisor restarts it from the new tracking position).
 Used by `ledger-replay rebuild` and `verify`. Tests: tests/integration/test_rebuild.py.
 """
 
@@ -37,12 +38,12 @@ class RebuildResult:
 
 
 def open_events(settings: Settings) -> Any:
-    """A `SessionLedger` used only to read the log (recorder and mapper)."""
-    from ledger.application import SessionLedger  # noqa: PLC0415
+    """The ledger's log as the projections read it (recorder and a skipping mapper)."""
     from ledger.persistence.schema import prepare_database  # noqa: PLC0415
+    from ledger.projections.feed import SessionLedgerFeed  # noqa: PLC0415
 
     prepare_database(settings.events_url)
-    return SessionLedger(settings.events_url.library_env())
+    return SessionLedgerFeed(settings.events_url.library_env())
 
 
 def catch_up(
@@ -93,13 +94,27 @@ def build_scratch(
     return scratch, factory, count
 
 
+def read_range(app: Any, after: int, upto: int, *, page: int = 5000) -> list[Any]:
+    """The log's events with positions in (after, upto], decoded as the projections read them."""
+    events: list[Any] = []
+    position = after
+    while position < upto:
+        notifications = app.recorder.select_notifications(
+            start=position, limit=page, stop=upto, inclusive_of_start=False
+        )
+        if not notifications:
+            break
+        events += [app.mapper.to_domain_event(n) for n in notifications]
+        position = notifications[-1].id
+    return events
+
+
 def rebuild(
     name: str,
     settings: Settings,
     *,
     progress: Progress | None = None,
     swap: bool = True,
-    attempts: int = 20,
 ) -> RebuildResult:
     """Rebuild view `name` from position 0 and (by default) swap it in for the live one."""
     from ledger.bootstrap import open_view  # noqa: PLC0415
@@ -108,23 +123,19 @@ def rebuild(
     app = open_events(settings)
     live, live_factory = open_view(name, settings)
     scratch, factory, count = build_scratch(name, settings, app, progress=progress)
-    swapped = False
     try:
-        for _ in range(attempts if swap else 0):
+        if swap:
+            # Most of the way outside the lock, the rest under it (see `swap_in`).
             target = live.max_tracking_id(APP_NAME)
             if target is not None:
                 count += catch_up(name, scratch, app, until=target, progress=progress)
+            live.swap_in(scratch, lambda after, upto: read_range(app, after, upto))
+            position = live.max_tracking_id(APP_NAME)
+        else:
             position = scratch.max_tracking_id(APP_NAME)
-            if live.swap_in(SCRATCH_PREFIX, scratch_position=position):
-                swapped = True
-                break
-        position = (live if swapped else scratch).max_tracking_id(APP_NAME)
     finally:
-        if not swapped:
+        if not swap:
             scratch.drop_tables()
         for closing in (factory, live_factory, app):
             closing.close()
-    if swap and not swapped:
-        msg = f"could not swap {name}: the live view kept moving ahead; try again"
-        raise RuntimeError(msg)
-    return RebuildResult(name, count, position, time.monotonic() - started, swapped)
+    return RebuildResult(name, count, position, time.monotonic() - started, swap)

@@ -117,10 +117,10 @@ class ViewRunner:
         self._thread.join(timeout=30)
 
     def _start_runner(self) -> ProjectionRunner[Any, Any]:
-        from ledger.application import SessionLedger  # noqa: PLC0415
+        from ledger.projections.feed import SessionLedgerFeed  # noqa: PLC0415
 
         runner: ProjectionRunner[Any, Any] = ProjectionRunner(
-            application_class=SessionLedger,
+            application_class=SessionLedgerFeed,
             projection_class=self.projection_class,
             view_class=self.spec.view_class(self.views),
             env=self.env,

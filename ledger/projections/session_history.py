@@ -60,8 +60,8 @@ class SessionHistoryView(SessionView):
             " (tenant, user_id, started_at DESC, session_key DESC)",
         ]
 
-    def apply(self, deltas: Sequence[SessionDelta], tracking: Tracking) -> None:
-        """One transaction: tracking first (refuses a replay), then the rows."""
+    def apply_rows(self, c: Any, deltas: Sequence[SessionDelta], tracking: Tracking) -> None:
+        """In the caller's transaction: tracking first (refuses a replay), then the rows."""
         h = self.t("session_history")
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
@@ -79,30 +79,28 @@ class SessionHistoryView(SessionView):
             if d.ended:
                 ends.append((*end, k))
         gt, lt = self.greatest(), self.least()
-        with self.txn(commit=True) as c:
-            self.write_tracking(c, tracking)
-            if inserts:
-                marks = ", ".join("?" * len(ALL_COLUMNS))
-                c.executemany(f"INSERT INTO {h} ({COLUMNS}) VALUES ({marks})", inserts)
-            if updates:
-                c.executemany(
-                    f"UPDATE {h} SET last_active_at = {gt}(last_active_at, ?),"
-                    f" ip = COALESCE(?, ip), expires_at = {lt}({gt}(last_active_at, ?)"
-                    " + idle_timeout_s * 1000000, hard_expires_at) WHERE session_key = ?",
-                    updates,
-                )
-            if appends:
-                c.executemany(
-                    f"UPDATE {h} SET applications = {json_append_sql(self.dialect)}"
-                    " WHERE session_key = ?",
-                    appends,
-                )
-            if ends:
-                c.executemany(
-                    f"UPDATE {h} SET ended_at = ?, termination_reason = ?, terminated_by = ?,"
-                    " termination_cause = ? WHERE session_key = ?",
-                    ends,
-                )
+        self.write_tracking(c, tracking)
+        if inserts:
+            self.bulk_insert(c, h, ALL_COLUMNS, inserts)
+        if updates:
+            c.executemany(
+                f"UPDATE {h} SET last_active_at = {gt}(last_active_at, ?),"
+                f" ip = COALESCE(?, ip), expires_at = {lt}({gt}(last_active_at, ?)"
+                " + idle_timeout_s * 1000000, hard_expires_at) WHERE session_key = ?",
+                updates,
+            )
+        if appends:
+            c.executemany(
+                f"UPDATE {h} SET applications = {json_append_sql(self.dialect)}"
+                " WHERE session_key = ?",
+                appends,
+            )
+        if ends:
+            c.executemany(
+                f"UPDATE {h} SET ended_at = ?, termination_reason = ?, terminated_by = ?,"
+                " termination_cause = ? WHERE session_key = ?",
+                ends,
+            )
 
     def user_history(
         self,

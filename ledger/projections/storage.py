@@ -9,7 +9,7 @@ Tests: tests/integration/test_views_contract.py.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -76,12 +76,21 @@ class ViewStorage(TrackingRecorder):
         """Record the position in the same transaction (raises if already recorded)."""
         self._insert_tracking(cursor, tracking)  # type: ignore[attr-defined]
 
-    @abstractmethod
-    def swap_in(self, scratch_prefix: str, *, scratch_position: int | None) -> bool:
-        """Replace the live tables by the scratch ones (tracking included), atomically.
+    def bulk_insert(
+        self, cursor: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert many rows in the caller's transaction."""
+        marks = ", ".join("?" * len(columns))
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
-        Refuses (returns False, changes nothing) when the live view has already processed
-        events beyond `scratch_position`: they would be lost. Writers of the live view wait.
+    @abstractmethod
+    def swap_in(self, scratch: Any, fill: Fill) -> None:
+        """Replace the live tables by the scratch view's (tracking included), atomically.
+
+        Under a lock that holds the live view's writers, the scratch view is first brought to
+        the live view's position with `fill(after, upto)` (the log's events in that range),
+        in the same transaction: no event is lost or applied twice, however fast the live
+        view moves.
         """
 
     @abstractmethod
@@ -89,8 +98,26 @@ class ViewStorage(TrackingRecorder):
         """Drop this view's tables (and tracking table): used for scratch views."""
 
 
-class _LiveAhead(Exception):
-    """The live view is ahead of the scratch one: swapping would lose events."""
+Fill = Callable[[int, int], list[Any]]
+
+
+def _tracked(c: Any, view: Any) -> int:
+    """A view's tracking position, read through cursor `c` (0 when none)."""
+    if view.dialect == "sqlite":
+        c.execute(view.select_max_tracking_id_statement, ("SessionLedger",))
+        return int(c.fetchone()[0] or 0)
+    c.execute(view.max_tracking_id_statement, ("SessionLedger",))
+    return int(c.fetchone()["max"] or 0)
+
+
+def _catch_up_in(c: Any, live: Any, scratch: Any, fill: Fill) -> None:
+    """Bring `scratch` to `live`'s position inside the caller's (locked) transaction."""
+    from ledger.projections.deltas import fold  # noqa: PLC0415
+
+    live_at, scratch_at = _tracked(c, live), _tracked(c, scratch)
+    if live_at > scratch_at:
+        events = fill(scratch_at, live_at)
+        scratch.apply_rows(c, fold(events), Tracking("SessionLedger", live_at))
 
 
 class _QMarkCursor:
@@ -171,25 +198,21 @@ class SQLiteViewStorage(SQLiteTrackingRecorder, ViewStorage):
 
         return orjson.loads(value) if value is not None else None
 
-    def swap_in(self, scratch_prefix: str, *, scratch_position: int | None) -> bool:
-        """Under the write lock: check the live position, drop live, rename scratch."""
+    def swap_in(self, scratch: Any, fill: Fill) -> None:
+        """Under SQLite's write lock: catch the scratch view up, drop live, rename scratch."""
         tables = [*self.view_tables(), f"{self.name}_tracking"]
         with self.datastore.get_connection(commit=True) as conn:
             c = conn.cursor()
             c.execute("BEGIN IMMEDIATE")
             try:
-                c.execute(self.select_max_tracking_id_statement, ("SessionLedger",))
-                live = c.fetchone()[0]
-                if live is not None and live > (scratch_position or 0):
-                    conn.rollback()
-                    return False
+                _catch_up_in(c, self, scratch, fill)
                 for table in tables:
                     c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
                 for table in tables:
-                    c.execute(f"ALTER TABLE {scratch_prefix}{table} RENAME TO {self.prefix}{table}")
+                    c.execute(f"ALTER TABLE {scratch.prefix}{table} RENAME TO {self.prefix}{table}")
                 c.execute("SELECT name FROM sqlite_master WHERE type='index'")
                 for row in c.fetchall():
-                    if row[0].startswith(scratch_prefix):
+                    if row[0].startswith(scratch.prefix):
                         c.execute(f"DROP INDEX IF EXISTS {row[0]}")
                 for statement in self.view_ddl():
                     c.execute(statement)
@@ -197,7 +220,6 @@ class SQLiteViewStorage(SQLiteTrackingRecorder, ViewStorage):
             except BaseException:
                 conn.rollback()
                 raise
-        return True
 
     def drop_tables(self) -> None:
         """Drop the tables of this (scratch) view."""
@@ -244,6 +266,17 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
         """Keys are stored as uuid."""
         return value
 
+    def bulk_insert(
+        self, cursor: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """COPY the rows in (one statement however many rows; constraints still apply)."""
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.SQL(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
+        with cursor.raw.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def json_param(self, value: Any) -> Any:
         """JSON is stored as jsonb."""
         from psycopg.types.json import Jsonb  # noqa: PLC0415
@@ -254,23 +287,15 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
         """jsonb comes back as Python data already."""
         return value
 
-    def swap_in(self, scratch_prefix: str, *, scratch_position: int | None) -> bool:
-        """Lock the live tracking table, check its position, swap tables and index names."""
+    def swap_in(self, scratch: Any, fill: Fill) -> None:
+        """Lock the live tracking table, catch the scratch view up, swap tables and indexes."""
         schema = self.datastore.schema
         tables = [*self.view_tables(), f"{self.name}_tracking"]
-        try:
-            with self.datastore.transaction(commit=True) as c:
-                live_tracking = sql.Identifier(schema, self.tracking_table_name)
-                c.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(live_tracking))
-                c.execute(self.max_tracking_id_statement, ("SessionLedger",))
-                row: Any = c.fetchone()
-                live = row["max"]
-                if live is not None and live > (scratch_position or 0):
-                    raise _LiveAhead
-                self._swap_tables(c, scratch_prefix, tables)
-        except _LiveAhead:
-            return False
-        return True
+        with self.datastore.transaction(commit=True) as c:
+            live_tracking = sql.Identifier(schema, self.tracking_table_name)
+            c.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(live_tracking))
+            _catch_up_in(_QMarkCursor(c), self, scratch, fill)
+            self._swap_tables(c, scratch.prefix, tables)
 
     def _swap_tables(self, c: Any, scratch_prefix: str, tables: list[str]) -> None:
         schema = self.datastore.schema

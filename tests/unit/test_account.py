@@ -46,3 +46,16 @@ def test_a_revocation_records_its_reason() -> None:
     account.revoke(reason="account_locked", at=T0, actor="idp", revoke_id="x", closed=["s1"])
     assert account.revoked_reason == "account_locked"
     assert account.active_session_ids == []
+
+
+def test_a_copy_shares_no_mutable_state_with_the_original() -> None:
+    import copy
+
+    account = Account(tenant="acme", user_id="alice")
+    account.add_session(session_id="s1", started_at=T0)
+    twin = copy.deepcopy(account)
+    twin.add_session(session_id="s2", started_at=T0)
+    assert account.active_session_ids == ["s1"]
+    assert twin.active_session_ids == ["s1", "s2"]
+    assert len(account.pending_events) == 2 and len(twin.pending_events) == 3
+    assert vars(copy.deepcopy(account)) == vars(account)

@@ -138,3 +138,16 @@ def test_repeated_start_compares_the_recorded_start_fields() -> None:
     assert fields["user_id"] == "alice"
     assert fields["application"] == {"id": "mail", "name": "Mail"}
     assert fields["started_at"] == T0
+
+
+def test_a_copy_shares_no_mutable_state_with_the_original() -> None:
+    import copy
+
+    session = new_session()
+    twin = copy.deepcopy(session)
+    twin.join(application={"id": "crm", "name": "CRM"}, at=T0 + MINUTE)
+    twin.applications[0]["name"] = "changed"
+    assert [a["id"] for a in session.applications] == ["mail"]
+    assert session.applications[0]["name"] == "Mail"
+    assert len(session.pending_events) == 1 and len(twin.pending_events) == 2
+    assert vars(copy.deepcopy(session)) == vars(session)
