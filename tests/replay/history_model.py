@@ -91,10 +91,11 @@ class HistoryModel:
         s = self.sessions[sid]
         if s.ended is not None or now >= s.expires(now):
             raise RefusedError(sid)
-        if app is not None and app not in s.app_ids_at(now):
-            s.apps.append((now, app))
+        # The ledger records the activity (with its IP) before the application join.
         if now - s.last_active(now) >= self.granularity:
             s.activity.append((now, ip))
+        if app is not None and app not in s.app_ids_at(now):
+            s.apps.append((now, app))
 
     def end(self, sid: str, *, now: datetime) -> None:
         """Terminate (or record the expiry, if it came first); nothing if already ended."""
