@@ -16,6 +16,7 @@ def seed_sessions(
     tenant: str = "acme",
     start: datetime,
     end_every: int = 3,
+    idle_timeout_s: int = 86_400,
     batch: int = 200,
     prefix: str = "seed",
 ) -> int:
@@ -42,7 +43,7 @@ def seed_sessions(
             user_agent="Mozilla/5.0",
             application={"id": f"app{n % 3}", "name": "App"},
             auth_methods=["pwd"],
-            idle_timeout_s=86_400,
+            idle_timeout_s=idle_timeout_s,
             max_lifetime_s=86_400 * 30,
         )
         account.add_session(session_id=f"{prefix}{n}", started_at=at)
