@@ -5,21 +5,24 @@
 The tenant comes from the token only, never from the request. `require_scope("sessions:me")`
 makes a dependency that also checks the scope (403 otherwise). Missing or bad tokens are a
 401 with `WWW-Authenticate: Bearer`. The web pages (issue 7) use these same dependencies.
+They are `async def`, run inline on the event loop: verifying a token is CPU work, except
+fetching a key from `LEDGER_JWKS_URL`, which alone goes to a worker thread.
 Tests: tests/api/test_security.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from ledger.aggregates.ids import check_external_id, check_tenant
 from ledger.api.context import ContextDep
-from ledger.api.keys import KeysUnavailable, TokenRefused, TokenVerifier
+from ledger.api.keys import KeyNotCached, KeysUnavailable, TokenRefused, TokenVerifier
 from ledger.api.problems import ApiProblem
 
 ME, READ, TERMINATE, AUDIT, INGEST = (
@@ -31,7 +34,9 @@ ME, READ, TERMINATE, AUDIT, INGEST = (
 )
 SCOPES = (ME, READ, TERMINATE, AUDIT, INGEST)
 REALM = 'Bearer realm="session-ledger"'
-bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="A JWT (see README.md, Authentication)")
+bearer = HTTPBearer(
+    auto_error=False, bearerFormat="JWT", description="A JWT (see README.md, Authentication)"
+)
 
 
 @dataclass(frozen=True)
@@ -53,11 +58,18 @@ def unauthorized(detail: str, *, error: str | None = "invalid_token") -> ApiProb
     )
 
 
-def principal_from_token(verifier: TokenVerifier, token: str) -> Principal:
-    """Verify `token` and read the caller from it (TokenRefused when unacceptable)."""
+def principal_from_token(verifier: TokenVerifier, token: str, *, fetch: bool = True) -> Principal:
+    """Verify `token` and read the caller from it (TokenRefused when unacceptable).
+
+    With `fetch=False` it does no I/O: KeyNotCached when a JWKS key must be fetched first.
+    """
     settings = verifier.settings
     claims = verifier.decode(
-        token, audience=settings.jwt_audience, issuer=settings.jwt_issuer, require=["exp", "sub"]
+        token,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        require=["exp", "sub"],
+        fetch=fetch,
     )
     try:
         sub = check_external_id(claims["sub"], what="sub")
@@ -77,15 +89,19 @@ def principal_from_token(verifier: TokenVerifier, token: str) -> Principal:
     return Principal(sub=sub, tenant=tenant, scopes=scopes, sid=sid, claims=claims)
 
 
-def current_principal(
+async def current_principal(
     context: ContextDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The caller of this request (401 without a valid bearer token)."""
     if credentials is None:
         raise unauthorized("send Authorization: Bearer <token>", error=None)
+    token = credentials.credentials
     try:
-        return principal_from_token(context.verifier, credentials.credentials)
+        try:
+            return principal_from_token(context.verifier, token, fetch=False)
+        except KeyNotCached:  # the key is fetched over HTTP: not on the event loop
+            return await run_in_threadpool(principal_from_token, context.verifier, token)
     except TokenRefused as e:
         raise unauthorized(str(e)) from None
     except KeysUnavailable as e:
@@ -97,10 +113,10 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_scope(scope: str) -> Callable[[Principal], Principal]:
+def require_scope(scope: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """A dependency returning the caller when its token carries `scope` (else 403)."""
 
-    def dependency(principal: CurrentPrincipal) -> Principal:
+    async def dependency(principal: CurrentPrincipal) -> Principal:
         if scope not in principal.scopes:
             raise ApiProblem(
                 403,

@@ -1,8 +1,10 @@
 """What every request handler reaches: the ledger system, the token verifier, the metrics.
 
 `ApiContext` lives on `app.state.ledger` from startup to shutdown; handlers get it with the
-`ContextDep` dependency (no globals). `dev_mode` is True when tokens are verified with the
-development secret (the web pages offer their development sign-in only then).
+`ContextDep` dependency (no globals); the dependencies are `async def` because they do no
+I/O, so FastAPI runs them inline instead of in its thread pool. `dev_mode` is True when
+tokens are verified with the development secret (the web pages offer their development
+sign-in only then).
 Tests: tests/api/test_tokens.py (dev mode), tests/api/test_ops.py (503 while not ready).
 """
 
@@ -50,10 +52,15 @@ def get_context(request: Request) -> ApiContext:
     return context
 
 
-ContextDep = Annotated[ApiContext, Depends(get_context)]
+async def context_dependency(request: Request) -> ApiContext:
+    """`get_context` as a dependency (async: FastAPI runs it inline, not in a thread)."""
+    return get_context(request)
 
 
-def get_system(request: Request) -> LedgerSystem:
+ContextDep = Annotated[ApiContext, Depends(context_dependency)]
+
+
+async def get_system(request: Request) -> LedgerSystem:
     """The ledger system (503 while not ready)."""
     return get_context(request).ready_system()
 

@@ -4,13 +4,17 @@ The algorithm a token may use is fixed by the key, never by the token: the HMAC 
 (`LEDGER_JWT_SECRET` or the development secret) takes HS256 only; a JWK takes the one
 asymmetric algorithm of its type (RS256 for RSA unless the JWK names another, ES256 for
 P-256...). So `alg: none` and algorithm confusion (an HS256 token "signed" with a public
-key) are refused. JWKS keys are selected by `kid`. Tests: tests/api/test_security.py.
+key) are refused. JWKS keys are selected by `kid`. Keys from `LEDGER_JWKS_URL` are kept by
+`kid` once fetched, so `decode(..., fetch=False)` verifies without I/O (the event loop may
+call it) and raises `KeyNotCached` only when a key must first be fetched.
+Tests: tests/api/test_security.py, tests/api/test_jwks_url.py.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,13 @@ class TokenRefused(Exception):
 
 class KeysUnavailable(Exception):
     """The identity provider's JWKS could not be fetched."""
+
+
+class KeyNotCached(Exception):
+    """The token's key must be fetched from the JWKS URL first (blocking I/O)."""
+
+
+MAX_URL_KEYS = 16  # keys from the JWKS URL kept by kid (the size PyJWKClient's own cache had)
 
 
 def load_jwks_file(path: Any) -> dict[str, PyJWK]:
@@ -83,6 +94,8 @@ class TokenVerifier:
         self.hmac_secret = hmac_secret
         self.jwks = jwks or {}
         self.jwks_client = jwks_client
+        self._url_keys: dict[str, PyJWK] = {}  # read without a lock; written under it
+        self._url_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, hmac_secret: bytes | None) -> TokenVerifier:
@@ -90,7 +103,7 @@ class TokenVerifier:
         jwks = load_jwks_file(settings.jwks_file) if settings.jwks_file else None
         client = None
         if settings.jwks_url:
-            client = PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=300, timeout=5)
+            client = PyJWKClient(settings.jwks_url, lifespan=300, timeout=5)
         return cls(settings, hmac_secret=hmac_secret, jwks=jwks, jwks_client=client)
 
     @property
@@ -98,8 +111,13 @@ class TokenVerifier:
         """True when a JWKS (file or URL) is configured."""
         return bool(self.jwks) or self.jwks_client is not None
 
-    def key_for(self, token: str, *, allow_hmac: bool = True) -> tuple[Any, str]:
-        """The key and the one algorithm this token must be verified with."""
+    def key_for(
+        self, token: str, *, allow_hmac: bool = True, fetch: bool = True
+    ) -> tuple[Any, str]:
+        """The key and the one algorithm this token must be verified with.
+
+        With `fetch=False`, a key not yet fetched from the JWKS URL raises `KeyNotCached`.
+        """
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -109,28 +127,42 @@ class TokenVerifier:
             return self.hmac_secret, "HS256"
         if alg not in ASYMMETRIC or not self.has_asymmetric_keys:
             raise TokenRefused(f"algorithm {alg!r} is not accepted")
-        jwk = self._jwk(kid)
+        jwk = self._jwk(kid, fetch=fetch)
         if jwk.algorithm_name != alg:
             raise TokenRefused(f"algorithm {alg!r} does not match the key {kid!r}")
         return jwk.key, alg
 
-    def _jwk(self, kid: Any) -> PyJWK:
+    def _jwk(self, kid: Any, *, fetch: bool) -> PyJWK:
         if kid is not None and not isinstance(kid, str):
             raise TokenRefused("malformed kid")
         if self.jwks_client is not None:
             if kid is None:
                 raise TokenRefused("the token names no key (kid)")
-            try:
-                return self.jwks_client.get_signing_key(kid)
-            except jwt.PyJWKClientConnectionError as e:
-                raise KeysUnavailable(str(e)) from None
-            except jwt.PyJWTError:
-                raise TokenRefused(f"unknown key {kid[:64]!r}") from None
+            return self._url_key(self.jwks_client, kid, fetch=fetch)
         if kid is None and len(self.jwks) == 1:
             return next(iter(self.jwks.values()))
         if kid is None or kid not in self.jwks:
             raise TokenRefused(f"unknown key {str(kid)[:64]!r}")
         return self.jwks[kid]
+
+    def _url_key(self, client: PyJWKClient, kid: str, *, fetch: bool) -> PyJWK:
+        """The key of `kid` from the JWKS URL: kept once known, else fetched (if allowed)."""
+        known = self._url_keys.get(kid)
+        if known is not None:
+            return known
+        if not fetch:
+            raise KeyNotCached(kid)
+        try:
+            key = client.get_signing_key(kid)  # the client caches the JWKS for 300 s
+        except jwt.PyJWKClientConnectionError as e:
+            raise KeysUnavailable(str(e)) from None
+        except jwt.PyJWTError:
+            raise TokenRefused(f"unknown key {kid[:64]!r}") from None
+        with self._url_lock:
+            if len(self._url_keys) >= MAX_URL_KEYS:
+                del self._url_keys[next(iter(self._url_keys))]
+            self._url_keys[kid] = key
+        return key
 
     def decode(
         self,
@@ -140,9 +172,10 @@ class TokenVerifier:
         issuer: str | None,
         require: list[str],
         allow_hmac: bool = True,
+        fetch: bool = True,
     ) -> dict[str, Any]:
-        """The verified claims, or TokenRefused saying why."""
-        key, alg = self.key_for(token, allow_hmac=allow_hmac)
+        """The verified claims, or TokenRefused saying why (`fetch`: see `key_for`)."""
+        key, alg = self.key_for(token, allow_hmac=allow_hmac, fetch=fetch)
         options: dict[str, Any] = {"require": require, "verify_aud": audience is not None}
         try:
             claims: dict[str, Any] = jwt.decode(

@@ -212,8 +212,11 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": Problem, "description": described[s]} for s in statuses}
 
 
-def single_valued_query(request: Request) -> None:
-    """Refuse a repeated query parameter: every parameter of the API takes one value."""
+async def single_valued_query(request: Request) -> None:
+    """Refuse a repeated query parameter: every parameter of the API takes one value.
+
+    `async` without I/O, so FastAPI runs it inline (a plain `def` costs a thread hop).
+    """
     keys = [key for key, _ in request.query_params.multi_items()]
     repeated = sorted({key for key in keys if keys.count(key) > 1})
     if repeated:

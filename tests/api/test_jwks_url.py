@@ -1,7 +1,8 @@
-"""Keys from LEDGER_JWKS_URL: selected by kid, cached; a 503 while it is unreachable."""
+"""Keys from LEDGER_JWKS_URL: by kid, cached, fetched off the event loop; 503 when unreachable."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ledger.api.keys import KeyNotCached, TokenVerifier
 from tests.api.conftest import KeyPair, Minter
 
 
@@ -62,3 +64,47 @@ def test_an_unreachable_jwks_url_is_a_503_problem(
     response = client.get("/v1/me/sessions", headers=rs.auth())
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_jwks_url_key_is_fetched_off_the_event_loop_and_then_kept(
+    make_client: Callable[..., TestClient],
+    jwks_server: tuple[str, list[str]],
+    rs: Minter,
+    ec_key: KeyPair,
+) -> None:
+    url, requested = jwks_server
+    client = make_client(jwt_secret=None, jwks_file=None, jwks_url=url)
+    verifier: TokenVerifier = client.app.state.ledger.verifier  # type: ignore[attr-defined]
+    assert verifier.jwks_client is not None
+    fetched_on_loop: list[bool] = []
+    fetch = verifier.jwks_client.get_signing_key
+
+    def watched(kid: str) -> Any:
+        try:
+            asyncio.get_running_loop()
+            fetched_on_loop.append(True)
+        except RuntimeError:
+            fetched_on_loop.append(False)
+        return fetch(kid)
+
+    verifier.jwks_client.get_signing_key = watched  # type: ignore[method-assign]
+    for _ in range(3):
+        assert client.get("/v1/me/sessions", headers=rs.auth()).status_code == 200
+    assert client.get("/v1/me/sessions", headers=Minter(ec_key).auth()).status_code == 200
+    assert fetched_on_loop == [False, False]  # once per key, each in a worker thread
+    assert len(requested) == 1  # the JWKS itself is fetched once
+
+
+def test_without_fetching_a_jwks_url_key_not_yet_known_is_reported(
+    make_client: Callable[..., TestClient], jwks_server: tuple[str, list[str]], rs: Minter
+) -> None:
+    url, requested = jwks_server
+    client = make_client(jwt_secret=None, jwks_file=None, jwks_url=url)
+    verifier: TokenVerifier = client.app.state.ledger.verifier  # type: ignore[attr-defined]
+    token = rs.token()
+    with pytest.raises(KeyNotCached):
+        verifier.key_for(token, fetch=False)
+    assert requested == []
+    verifier.key_for(token)
+    verifier.key_for(token, fetch=False)
+    assert len(requested) == 1
