@@ -3,6 +3,10 @@
 No side effects at import. The factory checks the signing keys (a ConfigError names the
 setting); the lifespan bootstraps the ledger unless a system is given, starts the expiry
 reaper when projections run in this process, and closes what it opened on shutdown.
+Once started, it moves every object alive into the collector's permanent generation
+(`gc.freeze`, undone at shutdown): the ~100,000 objects of the loaded application are no
+longer traversed by each full collection, which otherwise paused a busy server for up to
+100 ms several times a minute (bench H1: p99 of the bare endpoint 70-80 ms -> about 20-30).
 `uvicorn --factory ledger.api.app:create_app` (what `ledger serve` runs) builds one per worker.
 Tests: tests/api/.
 """
@@ -10,6 +14,7 @@ Tests: tests/api/.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -107,8 +112,10 @@ def _lifespan(
                 reaper.start()
             context.metrics.lag.source = running.lag
             context.system = running
+            gc.freeze()
             yield
         finally:
+            gc.unfreeze()
             context.system = None
             if reaper is not None:
                 reaper.stop()
