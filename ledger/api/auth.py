@@ -6,7 +6,8 @@ The tenant comes from the token only, never from the request. `require_scope("se
 makes a dependency that also checks the scope (403 otherwise). Missing or bad tokens are a
 401 with `WWW-Authenticate: Bearer`. The web pages (issue 7) use these same dependencies.
 They are `async def`, run inline on the event loop: verifying a token is CPU work, except
-fetching a key from `LEDGER_JWKS_URL`, which alone goes to a worker thread.
+fetching a key from `LEDGER_JWKS_URL`, which alone goes to a worker thread. A token
+verified a moment ago is not verified again until its `exp` (`ledger.api.verified`).
 Tests: tests/api/test_security.py.
 """
 
@@ -97,17 +98,22 @@ async def current_principal(
     if credentials is None:
         raise unauthorized("send Authorization: Bearer <token>", error=None)
     token = credentials.credentials
+    known = context.principals.get(token)
+    if known is not None:  # verified a moment ago (see ledger.api.verified)
+        return known
     try:
         try:
-            return principal_from_token(context.verifier, token, fetch=False)
+            principal = principal_from_token(context.verifier, token, fetch=False)
         except KeyNotCached:  # the key is fetched over HTTP: not on the event loop
-            return await run_in_threadpool(principal_from_token, context.verifier, token)
+            principal = await run_in_threadpool(principal_from_token, context.verifier, token)
     except TokenRefused as e:
         raise unauthorized(str(e)) from None
     except KeysUnavailable as e:
         raise ApiProblem(
             503, "unavailable", "Service unavailable", f"signing keys unavailable: {e}"
         ) from None
+    context.principals.put(token, principal, exp=principal.claims.get("exp"))
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

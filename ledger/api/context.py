@@ -10,18 +10,22 @@ Tests: tests/api/test_tokens.py (dev mode), tests/api/test_ops.py (503 while not
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
 from ledger.api.keys import TokenVerifier
 from ledger.api.metrics import Metrics
 from ledger.api.problems import ApiProblem
+from ledger.api.verified import VerifiedTokens
 from ledger.bootstrap import LedgerSystem
 from ledger.config import Settings
 from ledger.persistence.jti_store import JtiStore
+
+if TYPE_CHECKING:
+    from ledger.api.auth import Principal
 
 
 @dataclass
@@ -34,6 +38,10 @@ class ApiContext:
     dev_mode: bool
     system: LedgerSystem | None = None
     jti_store: JtiStore | None = None
+    principals: VerifiedTokens[Principal] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.principals = VerifiedTokens(leeway_s=self.settings.jwt_leeway_s)
 
     def ready_system(self) -> LedgerSystem:
         """The ledger system, or a 503 while the application is starting or stopping."""
