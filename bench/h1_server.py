@@ -2,7 +2,9 @@
 
 `GET /bench/bare` answers the bytes last given to `PUT /bench/bare` without auth or database,
 through the same middleware and the same thread pool as the real handlers, so the difference
-between the two is the ledger's work. Configured by `LEDGER_*` variables like `ledger serve`.
+between the two is the ledger's work. Configured by `LEDGER_*` variables like `ledger serve`,
+and served with the same uvicorn options (`SERVER_OPTIONS`: httptools, uvloop, an access log
+line per request on stdout, which bench/http.py sends to /dev/null).
 Run: `python -m bench.h1_server PORT` (127.0.0.1 only).
 """
 
@@ -14,6 +16,7 @@ import uvicorn
 from fastapi import Request, Response
 
 from ledger.api.app import create_app
+from ledger.api.serve import SERVER_OPTIONS
 from ledger.config import load_settings
 
 
@@ -31,7 +34,7 @@ def main(port: int) -> None:
     def bare() -> Response:
         return Response(content=payload["body"], media_type="application/json")
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, **SERVER_OPTIONS)
 
 
 if __name__ == "__main__":

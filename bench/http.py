@@ -121,7 +121,10 @@ def h1(kind: str, sizes: Sizes) -> list[Row]:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = {**os.environ, "LEDGER_DATABASE_URL": url_text(url), "LEDGER_JWT_SECRET": JWT_SECRET}
-        proc = subprocess.Popen([sys.executable, "-m", "bench.h1_server", str(port)], env=env)
+        proc = subprocess.Popen(  # its access log (stdout) is written, then discarded
+            [sys.executable, "-m", "bench.h1_server", str(port)], env=env,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
         try:
             _wait_ready(base, proc)
             auth = f"Authorization: Bearer {token()}"

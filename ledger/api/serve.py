@@ -3,12 +3,17 @@
 Each worker builds its own app (`ledger.api.app:create_app`, factory=True) and runs the
 projections; the projection lock (`ledger.projections.runner`) keeps one runner per
 projection across workers. The configuration is checked once before any worker starts,
-so a bad setting is one line naming it. Tests: tests/api/test_serve.py.
+so a bad setting is one line naming it. `SERVER_OPTIONS` are uvicorn's settings for every
+worker: httptools and uvloop (from `uvicorn[standard]`, named so that a missing one fails
+instead of silently falling back to the slower pure-Python ones), and an access log line
+per request at INFO, as uvicorn does by default; the H1 benchmark serves with the very
+same options (bench/h1_server.py). Tests: tests/api/test_serve.py.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import typer
 import uvicorn
@@ -17,6 +22,14 @@ from ledger.api.app import make_verifier
 from ledger.bootstrap import bootstrap
 from ledger.config import Settings, load_settings
 from ledger.errors import ConfigError
+
+SERVER_OPTIONS: dict[str, Any] = {
+    "http": "httptools",
+    "loop": "uvloop",
+    "proxy_headers": False,
+    "log_level": "info",
+    "access_log": True,
+}
 
 
 def banner(settings: Settings, *, host: str, port: int, dev: bool) -> str:
@@ -52,6 +65,5 @@ def run(*, host: str, port: int, workers: int, dev: bool) -> None:
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=False,
-        log_level="info",
+        **SERVER_OPTIONS,
     )
