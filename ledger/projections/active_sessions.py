@@ -145,7 +145,7 @@ class ActiveSessionsView(SessionView):
 
     def user_sessions(self, tenant: str, user_id: str, *, now: datetime) -> list[SessionRecord]:
         """The user's open sessions, newest first (at most 1000)."""
-        with self.txn(commit=False) as c:
+        with self.read() as c:
             c.execute(
                 f"SELECT {COLUMNS} FROM {self.t('active_sessions')} WHERE tenant = ?"
                 " AND user_id = ? AND expires_at > ?"
@@ -156,7 +156,7 @@ class ActiveSessionsView(SessionView):
 
     def get(self, tenant: str, session_id: str, *, now: datetime) -> SessionRecord | None:
         """One open session, or None."""
-        with self.txn(commit=False) as c:
+        with self.read() as c:
             c.execute(
                 f"SELECT {COLUMNS} FROM {self.t('active_sessions')}"
                 " WHERE session_key = ? AND tenant = ? AND expires_at > ?",
@@ -196,7 +196,7 @@ class ActiveSessionsView(SessionView):
             where.append(f"({o}.started_at, {o}.session_key) < (?, ?)")
             params += [started_us, self.key(key)]
         columns = ", ".join(f"s.{c}" for c in START_COLUMNS)
-        with self.txn(commit=False) as c:
+        with self.read() as c:
             c.execute(
                 f"SELECT {columns} FROM {source} WHERE {' AND '.join(where)}"
                 f" ORDER BY {o}.started_at DESC, {o}.session_key DESC LIMIT ?",
@@ -218,7 +218,7 @@ class ActiveSessionsView(SessionView):
         if prefix:
             where += ["user_id >= ?", "user_id < ?"]
             params += [prefix, prefix + "\U0010ffff"]
-        with self.txn(commit=False) as c:
+        with self.read() as c:
             c.execute(
                 f"SELECT user_id, COUNT(*) AS n FROM {self.t('active_sessions')}"
                 f" WHERE {' AND '.join(where)} GROUP BY user_id ORDER BY user_id LIMIT ?",
@@ -228,7 +228,7 @@ class ActiveSessionsView(SessionView):
 
     def due(self, *, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
         """(tenant, session_id) of sessions past expiry whose termination is not recorded."""
-        with self.txn(commit=False) as c:
+        with self.read() as c:
             c.execute(
                 f"SELECT tenant, session_id FROM {self.t('active_sessions')}"
                 " WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
@@ -238,7 +238,7 @@ class ActiveSessionsView(SessionView):
 
     def count(self) -> int:
         """Rows in the view (expired-unrecorded included)."""
-        with self.txn(commit=False) as c:
+        with self.read() as c:
             c.execute(f"SELECT COUNT(*) AS n FROM {self.t('active_sessions')}")
             return int(c.fetchone()["n"])
 

@@ -126,7 +126,7 @@ class SessionHistoryView(SessionView):
             started_us, key = decode_cursor(cursor)
             where.append("(started_at, session_key) < (?, ?)")
             params += [started_us, self.key(key)]
-        with self.txn(commit=False) as c:
+        with self.read() as c:
             c.execute(
                 f"SELECT {COLUMNS} FROM {self.t('session_history')}"
                 f" WHERE {' AND '.join(where)}"
@@ -142,7 +142,7 @@ class SessionHistoryView(SessionView):
 
     def get(self, tenant: str, session_id: str) -> SessionRecord | None:
         """One session's record, open or ended."""
-        with self.txn(commit=False) as c:
+        with self.read() as c:
             c.execute(
                 f"SELECT {COLUMNS} FROM {self.t('session_history')}"
                 " WHERE session_key = ? AND tenant = ?",
@@ -153,7 +153,7 @@ class SessionHistoryView(SessionView):
 
     def count(self) -> int:
         """Rows in the view."""
-        with self.txn(commit=False) as c:
+        with self.read() as c:
             c.execute(f"SELECT COUNT(*) AS n FROM {self.t('session_history')}")
             return int(c.fetchone()["n"])
 

@@ -53,6 +53,11 @@ class ViewStorage(TrackingRecorder):
         """A cursor in a transaction; `execute(sql, params)` takes `?` placeholders."""
 
     @abstractmethod
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        """A cursor for one SELECT (autocommit: no BEGIN/ROLLBACK round trips)."""
+
+    @abstractmethod
     def key(self, value: UUID) -> Any:
         """A session key as the database stores it."""
 
@@ -99,6 +104,14 @@ class ViewStorage(TrackingRecorder):
 
 
 Fill = Callable[[int, int], list[Any]]
+
+
+def _use_orjson_for_jsonb() -> None:
+    """Decode jsonb columns with orjson (psycopg's default is the slower stdlib json)."""
+    import orjson  # noqa: PLC0415
+    from psycopg.types.json import set_json_loads  # noqa: PLC0415
+
+    set_json_loads(orjson.loads)
 
 
 def _tracked(c: Any, view: Any) -> int:
@@ -182,6 +195,16 @@ class SQLiteViewStorage(SQLiteTrackingRecorder, ViewStorage):
         with self.datastore.transaction(commit=commit) as cursor:
             yield cursor
 
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        """A cursor in autocommit mode (one statement is its own snapshot)."""
+        with self.datastore.get_connection(commit=False) as conn:
+            cursor = conn.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.sqlite_cursor.close()
+
     def key(self, value: UUID) -> str:
         """Keys are stored as 32 hex digits."""
         return value.hex
@@ -245,6 +268,7 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
         super().__init__(datastore, tracking_table_name=f"{prefix}{self.name}_tracking", **kwargs)
         for statement in self.view_ddl():
             self.sql_create_statements.append(sql.SQL(statement))  # type: ignore[arg-type]
+        _use_orjson_for_jsonb()
 
     def qualify(self, table: str) -> str:
         """Schema-qualified, quoted."""
@@ -261,6 +285,12 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
     def write_tracking(self, cursor: Any, tracking: Tracking) -> None:
         """Record the position in the same transaction (raises if already recorded)."""
         self._insert_tracking(cursor.raw, tracking)
+
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        """A cursor on an autocommit connection (one statement, one round trip)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            yield _QMarkCursor(cursor)
 
     def key(self, value: UUID) -> UUID:
         """Keys are stored as uuid."""
