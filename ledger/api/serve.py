@@ -36,7 +36,11 @@ def banner(settings: Settings, *, host: str, port: int, dev: bool) -> str:
     """What `ledger serve` prints before serving: where the docs are, how to get a token."""
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     base = f"http://{shown}:{port}"
-    lines = [f"Session Ledger on {settings.events_url.redacted()}", f"API docs: {base}/docs"]
+    lines = [
+        f"Session Ledger on {settings.events_url.redacted()}",
+        f"API docs: {base}/docs",
+        f"Pages:    {base}/myaccount/sessions and {base}/console",
+    ]
     if dev:
         lines += [
             f"Development mode: tokens are signed with the random secret in "
