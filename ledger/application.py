@@ -222,24 +222,13 @@ class SessionLedger(Application[UUID]):
         reason = parse_reason(reason)
         actor = check.actor(actor)
         cause = check.text(cause, what="cause", limit=check.MAX_CAUSE)
-
-        def decide() -> Decision[TerminateOutcome]:
-            session = self._session(tenant, session_id)
-            if user_id is not None and session.user_id != user_id:
-                raise SessionNotFound(f"no session {session_id!r}")
-            recorded = session.terminate(at=when, reason=reason, actor=actor, cause=cause)
-            if recorded is None:
-                return Decision([], TerminateOutcome(reason=session.termination_reason))
-            account = self._account(tenant, session.user_id)
-            assert session.ended_at is not None
-            account.close_sessions(session_ids=[session.session_id], at=session.ended_at)
-            outcome = TerminateOutcome(
-                terminated=recorded == reason, reason=recorded, session=record_of(session)
-            )
-            return Decision([account, session], outcome)
-
-        owner = self._session(tenant, session_id).user_id
-        return self._run(decide, lock=account_uuid(tenant, owner))
+        return self._end_one(
+            tenant,
+            session_id,
+            lambda s: s.terminate(at=when, reason=reason, actor=actor, cause=cause),
+            user_id=user_id,
+            wanted=reason,
+        )
 
     def terminate_all(
         self,
@@ -321,29 +310,50 @@ class SessionLedger(Application[UUID]):
         position: int | None = None
         for tenant, session_id in candidates:
             try:
-                outcome = self._expire_one(tenant, session_id, moment)
+                outcome = self._end_one(tenant, session_id, lambda s: s.expire(now=moment))
             except SessionNotFound:
                 continue
-            if outcome.reason is not None:
+            if outcome.terminated and outcome.reason is not None:
                 expired.append((tenant, session_id, outcome.reason))
                 position = max(position or 0, outcome.position or 0) or position
         return ExpireOutcome(position=position, expired=expired)
 
     # ------------------------------------------------------------- helpers
 
-    def _expire_one(self, tenant: str, session_id: str, now: datetime) -> TerminateOutcome:
+    def _end_one(
+        self,
+        tenant: str,
+        session_id: str,
+        end: Callable[[Session], str | None],
+        *,
+        user_id: str | None = None,
+        wanted: str | None = None,
+    ) -> TerminateOutcome:
+        """End one session with `end` (the reason recorded, or None) and close it in its
+        account, under the account's lock. `terminated` is True when `end` recorded
+        `wanted` (any reason when `wanted` is None).
+        """
+        owner = self._session(tenant, session_id)  # names the lock; first decision reuses it
+        preloaded = [owner]
+
         def decide() -> Decision[TerminateOutcome]:
-            session = self._session(tenant, session_id)
-            reason = session.expire(now=now)
-            if reason is None:
-                return Decision([], TerminateOutcome())
+            session = preloaded.pop() if preloaded else self._session(tenant, session_id)
+            if user_id is not None and session.user_id != user_id:
+                raise SessionNotFound(f"no session {session_id!r}")
+            recorded = end(session)
+            if recorded is None:
+                return Decision([], TerminateOutcome(reason=session.termination_reason))
             account = self._account(tenant, session.user_id)
             assert session.ended_at is not None
             account.close_sessions(session_ids=[session.session_id], at=session.ended_at)
-            return Decision([account, session], TerminateOutcome(terminated=True, reason=reason))
+            outcome = TerminateOutcome(
+                terminated=wanted is None or recorded == wanted,
+                reason=recorded,
+                session=record_of(session),
+            )
+            return Decision([account, session], outcome)
 
-        owner = self._session(tenant, session_id).user_id
-        return self._run(decide, lock=account_uuid(tenant, owner))
+        return self._run(decide, lock=account_uuid(tenant, owner.user_id))
 
     def _bulk(
         self,

@@ -21,6 +21,7 @@ from ledger.projections.deltas import SessionDelta, to_us
 from ledger.projections.pages import Page, check_limit, decode_cursor, encode_cursor
 from ledger.projections.rows import (
     START_COLUMNS,
+    activity_update_sql,
     as_uuid,
     json_append_param,
     json_append_sql,
@@ -113,7 +114,6 @@ class ActiveSessionsView(SessionView):
                 for app in d.joined:
                     appends.append((json_append_param(self, app), k))
                     joins.append((app["id"], k))
-        gt, lt = self.greatest(), self.least()
         self.write_tracking(c, tracking)
         if deletes:
             c.executemany(f"DELETE FROM {a} WHERE session_key = ?", deletes)
@@ -123,12 +123,7 @@ class ActiveSessionsView(SessionView):
         if start_apps:
             self.bulk_insert(c, a, ["session_key", "app_id", "tenant", "started_at"], start_apps)
         if updates:
-            c.executemany(
-                f"UPDATE {s} SET last_active_at = {gt}(last_active_at, ?),"
-                f" ip = COALESCE(?, ip), expires_at = {lt}({gt}(last_active_at, ?)"
-                " + idle_timeout_s * 1000000, hard_expires_at) WHERE session_key = ?",
-                updates,
-            )
+            c.executemany(activity_update_sql(self, s), updates)
         if appends:
             c.executemany(
                 f"UPDATE {s} SET applications = {json_append_sql(self.dialect)}"

@@ -8,7 +8,6 @@ from typing import Any
 from ledger.persistence.url import DatabaseURL
 from ledger.projections.active_sessions import (
     ActiveSessions,
-    ActiveSessionsView,
     PostgresActiveSessionsView,
     SQLiteActiveSessionsView,
 )
@@ -16,7 +15,6 @@ from ledger.projections.batching import BatchingProjection
 from ledger.projections.session_history import (
     PostgresSessionHistoryView,
     SessionHistory,
-    SessionHistoryView,
     SQLiteSessionHistoryView,
 )
 
@@ -27,7 +25,6 @@ class ProjectionSpec:
 
     name: str
     projection: type[BatchingProjection[Any]]
-    interface: type[Any]
     sqlite: type[Any]
     postgres: type[Any]
 
@@ -40,14 +37,12 @@ PROJECTIONS: dict[str, ProjectionSpec] = {
     "active_sessions": ProjectionSpec(
         "active_sessions",
         ActiveSessions,
-        ActiveSessionsView,
         SQLiteActiveSessionsView,
         PostgresActiveSessionsView,
     ),
     "session_history": ProjectionSpec(
         "session_history",
         SessionHistory,
-        SessionHistoryView,
         SQLiteSessionHistoryView,
         PostgresSessionHistoryView,
     ),

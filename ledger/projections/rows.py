@@ -100,3 +100,13 @@ def json_append_param(view: Any, app: dict[str, str]) -> Any:
     if view.dialect == "sqlite":
         return view.json_param(app)
     return view.json_param([app])
+
+
+def activity_update_sql(view: Any, table: str) -> str:
+    """UPDATE of a row's last activity, address and expiry (parameters: at, ip, at, key)."""
+    gt, lt = view.greatest(), view.least()
+    return (
+        f"UPDATE {table} SET last_active_at = {gt}(last_active_at, ?),"
+        f" ip = COALESCE(?, ip), expires_at = {lt}({gt}(last_active_at, ?)"
+        " + idle_timeout_s * 1000000, hard_expires_at) WHERE session_key = ?"
+    )

@@ -97,15 +97,9 @@ class ViewRunner:
         self.restarts = 0
         self.last_error: str | None = None
         self._stop = threading.Event()
-        self._running = threading.Event()
         self._lock = ProjectionLock(spec.name, views)
         self._thread = threading.Thread(target=self._supervise, name=f"run-{spec.name}")
         self._thread.daemon = True
-
-    @property
-    def is_running(self) -> bool:
-        """True while this process holds the projection and its runner is up."""
-        return self._running.is_set()
 
     def start(self) -> None:
         """Start supervising (the runner starts once the projection lock is held)."""
@@ -130,7 +124,6 @@ class ViewRunner:
 
     def _close_runner(self) -> None:
         runner, self.runner = self.runner, None
-        self._running.clear()
         if runner is None:
             return
         with contextlib.suppress(BaseException):
@@ -157,7 +150,6 @@ class ViewRunner:
             while not self._stop.is_set():
                 try:
                     self.runner = self._start_runner()
-                    self._running.set()
                 except Exception as e:
                     self.last_error = f"{type(e).__name__}: {e}"
                     log.warning("projection %s could not start: %s", self.spec.name, e)
@@ -179,11 +171,6 @@ class ViewRunner:
         finally:
             self._close_runner()
             self._lock.release()
-
-    def view(self) -> SessionView | None:
-        """The runner's view object (None while not running)."""
-        runner = self.runner
-        return runner.view if runner is not None else None
 
 
 class Projections:

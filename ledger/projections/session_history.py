@@ -19,6 +19,7 @@ from ledger.projections.pages import Page, check_limit, decode_cursor, encode_cu
 from ledger.projections.rows import (
     END_COLUMNS,
     START_COLUMNS,
+    activity_update_sql,
     as_uuid,
     json_append_param,
     json_append_sql,
@@ -78,17 +79,11 @@ class SessionHistoryView(SessionView):
             appends += [(json_append_param(self, app), k) for app in d.joined]
             if d.ended:
                 ends.append((*end, k))
-        gt, lt = self.greatest(), self.least()
         self.write_tracking(c, tracking)
         if inserts:
             self.bulk_insert(c, h, ALL_COLUMNS, inserts)
         if updates:
-            c.executemany(
-                f"UPDATE {h} SET last_active_at = {gt}(last_active_at, ?),"
-                f" ip = COALESCE(?, ip), expires_at = {lt}({gt}(last_active_at, ?)"
-                " + idle_timeout_s * 1000000, hard_expires_at) WHERE session_key = ?",
-                updates,
-            )
+            c.executemany(activity_update_sql(self, h), updates)
         if appends:
             c.executemany(
                 f"UPDATE {h} SET applications = {json_append_sql(self.dialect)}"

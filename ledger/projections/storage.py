@@ -14,10 +14,12 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg import sql
+from psycopg.types.json import Jsonb, set_json_loads
 
 
 class ViewStorage(TrackingRecorder):
@@ -108,9 +110,6 @@ Fill = Callable[[int, int], list[Any]]
 
 def _use_orjson_for_jsonb() -> None:
     """Decode jsonb columns with orjson (psycopg's default is the slower stdlib json)."""
-    import orjson  # noqa: PLC0415
-    from psycopg.types.json import set_json_loads  # noqa: PLC0415
-
     set_json_loads(orjson.loads)
 
 
@@ -211,14 +210,10 @@ class SQLiteViewStorage(SQLiteTrackingRecorder, ViewStorage):
 
     def json_param(self, value: Any) -> Any:
         """JSON is stored as text."""
-        import orjson  # noqa: PLC0415
-
         return orjson.dumps(value).decode()
 
     def json_value(self, value: Any) -> Any:
         """JSON text back to Python."""
-        import orjson  # noqa: PLC0415
-
         return orjson.loads(value) if value is not None else None
 
     def swap_in(self, scratch: Any, fill: Fill) -> None:
@@ -309,8 +304,6 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
 
     def json_param(self, value: Any) -> Any:
         """JSON is stored as jsonb."""
-        from psycopg.types.json import Jsonb  # noqa: PLC0415
-
         return Jsonb(value)
 
     def json_value(self, value: Any) -> Any:

@@ -130,3 +130,28 @@ def test_a_second_process_waits_for_the_projection_lock(
     waiter.join(timeout=10)
     assert got == [True]
     second.release()
+
+
+def test_runners_see_events_written_by_another_process(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """On SQLite no save in this process wakes the subscription: it must poll for them."""
+    settings = make_settings()
+    system = bootstrap(settings, run_projections=True)
+    try:
+        script = (
+            "from ledger.bootstrap import bootstrap; from ledger.config import load_settings; "
+            f"s = bootstrap(load_settings(database_url={settings.database_url!r}), "
+            "run_projections=False); "
+            "print(s.ledger.start_session(tenant='acme', user_id='alice', session_id='far')"
+            ".position); s.close()"
+        )
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+        )
+        position = int(done.stdout.strip().splitlines()[-1])
+        assert system.wait(position, timeout=15), system.lag()
+        sessions = system.active.user_sessions("acme", "alice", now=system.clock())
+        assert [s.id for s in sessions] == ["far"]
+    finally:
+        system.close()
