@@ -146,7 +146,7 @@ def test_runners_see_events_written_by_another_process(
             "print(s.ledger.start_session(tenant='acme', user_id='alice', session_id='far')"
             ".position); s.close()"
         )
-        done = subprocess.run(  # noqa: S603
+        done = subprocess.run(
             [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
         )
         position = int(done.stdout.strip().splitlines()[-1])
