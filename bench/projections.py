@@ -25,10 +25,10 @@ from bench.infra import TENANT, database, human_bytes, settings, store_size, url
 from bench.relay import CHANNEL
 from bench.seed import AGENT, APPS
 from bench.stores import Stores
-from ledger.bootstrap import bootstrap, open_view
+from ledger.bootstrap import bootstrap
 from ledger.persistence.schema import events_table
 from ledger.projections.rebuild import catch_up, open_events
-from ledger.projections.registry import PROJECTIONS
+from ledger.projections.registry import PROJECTIONS, open_view
 from ledger.projections.runner import APP_NAME
 
 P2_RATE = 1000
