@@ -1,6 +1,7 @@
 """Names every layer shares: the log's application name and the tables derived from names.
 
-One home for them, so a rename happens in one place. Tests: tests/integration/test_projection_kinds.py.
+One home for them, so a rename happens in one place.
+Tests: tests/integration/test_projection_kinds.py.
 """
 
 from __future__ import annotations
