@@ -32,15 +32,38 @@ class TerminationReason(StrEnum):
     MAX_LIFETIME = "max_lifetime"
 
 
-IDP_REASONS = frozenset({TerminationReason.LOGOUT, TerminationReason.BROWSER_CLOSED})
-REVOKE_REASONS = frozenset(
-    {
-        TerminationReason.ACCOUNT_LOCKED,
-        TerminationReason.ACCOUNT_DISABLED,
-        TerminationReason.ACCOUNT_DELETED,
-    }
-)
-EXPIRY_REASONS = frozenset({TerminationReason.IDLE_TIMEOUT, TerminationReason.MAX_LIFETIME})
+REASON_LABELS: dict[TerminationReason, str] = {
+    TerminationReason.LOGOUT: "Signed out of the application",
+    TerminationReason.BROWSER_CLOSED: "Browser closed",
+    TerminationReason.USER_TERMINATED: "Terminated by the user",
+    TerminationReason.ADMIN_TERMINATED: "Terminated by an administrator",
+    TerminationReason.PASSWORD_RESET: "Password reset",
+    TerminationReason.ACCOUNT_LOCKED: "Account locked",
+    TerminationReason.ACCOUNT_DISABLED: "Account disabled",
+    TerminationReason.ACCOUNT_DELETED: "Account deleted",
+    TerminationReason.IDLE_TIMEOUT: "Timed out after inactivity",
+    TerminationReason.MAX_LIFETIME: "Reached its maximum lifetime",
+}
+"""What people read for each reason (the web pages take them from here)."""
+
+
+class IdpReason(StrEnum):
+    """The reasons the identity provider reports for one session."""
+
+    LOGOUT = TerminationReason.LOGOUT.value
+    BROWSER_CLOSED = TerminationReason.BROWSER_CLOSED.value
+
+
+class RevokeReason(StrEnum):
+    """The reasons an account is revoked (every session of it ends)."""
+
+    ACCOUNT_LOCKED = TerminationReason.ACCOUNT_LOCKED.value
+    ACCOUNT_DISABLED = TerminationReason.ACCOUNT_DISABLED.value
+    ACCOUNT_DELETED = TerminationReason.ACCOUNT_DELETED.value
+
+
+IDP_REASONS = frozenset(TerminationReason(r.value) for r in IdpReason)
+REVOKE_REASONS = frozenset(TerminationReason(r.value) for r in RevokeReason)
 SYSTEM_ACTOR = "system"
 
 

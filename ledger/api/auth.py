@@ -25,15 +25,15 @@ from ledger.aggregates.ids import check_external_id, check_tenant
 from ledger.api.context import ContextDep
 from ledger.api.keys import KeyNotCached, KeysUnavailable, TokenRefused, TokenVerifier
 from ledger.api.problems import ApiProblem
+from ledger.api.scopes import Scope
 
 ME, READ, TERMINATE, AUDIT, INGEST = (
-    "sessions:me",
-    "sessions:read",
-    "sessions:terminate",
-    "sessions:audit",
-    "sessions:ingest",
+    Scope.ME,
+    Scope.READ,
+    Scope.TERMINATE,
+    Scope.AUDIT,
+    Scope.INGEST,
 )
-SCOPES = (ME, READ, TERMINATE, AUDIT, INGEST)
 REALM = 'Bearer realm="session-ledger"'
 bearer = HTTPBearer(
     auto_error=False, bearerFormat="JWT", description="A JWT (see README.md, Authentication)"
