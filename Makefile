@@ -45,7 +45,7 @@ bench-full: $(STAMP) ## the benchmarks at full size (1,000,000 events)
 	$(BIN)/python -m bench --full
 
 fuzz: $(STAMP) ## a longer schemathesis run against the API
-	LEDGER_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest -q tests/api/test_schemathesis.py
+	LEDGER_TEST_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest -q tests/api/test_schemathesis.py
 
 browser: ## install Debian's Chromium for the browser tests (needs root or sudo) when missing
 	@if [ -x /usr/bin/chromium ]; then /usr/bin/chromium --version; else \

@@ -32,6 +32,7 @@ from ledger.aggregates import (
     session_uuid,
 )
 from ledger.aggregates.rules import (
+    DEFAULT_ACTIVITY_GRANULARITY_S,
     DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_MAX_LIFETIME_S,
     IDP_REASONS,
@@ -41,7 +42,14 @@ from ledger.aggregates.rules import (
     check_timeout,
     parse_reason,
 )
-from ledger.committer import Committer, DirectCommitter, GroupCommitter
+from ledger.committer import (
+    DEFAULT_GROUP_COMMIT,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_WAIT_MS,
+    Committer,
+    DirectCommitter,
+    GroupCommitter,
+)
 from ledger.locks import KeyedLocks
 from ledger.outcomes import (
     ActivityOutcome,
@@ -79,12 +87,12 @@ class SessionLedger(Application[UUID]):
         env: EnvType | None = None,
         *,
         clock: Clock = utc_now,
-        activity_granularity_s: int = 60,
+        activity_granularity_s: int = DEFAULT_ACTIVITY_GRANULARITY_S,
         default_idle_timeout_s: int = DEFAULT_IDLE_TIMEOUT_S,
         default_max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S,
-        group_commit: bool = False,
-        group_commit_max_batch: int = 64,
-        group_commit_max_wait_s: float = 0.0,
+        group_commit: bool = DEFAULT_GROUP_COMMIT,
+        group_commit_max_batch: int = DEFAULT_MAX_BATCH,
+        group_commit_max_wait_s: float = DEFAULT_MAX_WAIT_MS / 1000,
     ) -> None:
         super().__init__(env)
         self._locks = KeyedLocks()

@@ -14,6 +14,8 @@ from ledger.aggregates.errors import FutureTimestamp, InvalidInput
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 DEFAULT_IDLE_TIMEOUT_S = 30 * 60
 DEFAULT_MAX_LIFETIME_S = 10 * 60 * 60
+DEFAULT_ACTIVITY_GRANULARITY_S = 60
+"""Activity is recorded at most once per this many seconds per session (finer is acknowledged)."""
 MAX_TIMEOUT_S = 366 * 24 * 60 * 60
 
 
