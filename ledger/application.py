@@ -37,11 +37,11 @@ from ledger.aggregates.rules import (
     DEFAULT_MAX_LIFETIME_S,
     IDP_REASONS,
     REVOKE_REASONS,
-    TerminationReason,
     check_client_time,
     check_timeout,
     parse_reason,
 )
+from ledger.bulk_commands import BulkCommand, EndAll, ResetPassword, Revoke
 from ledger.committer import (
     DEFAULT_GROUP_COMMIT,
     DEFAULT_MAX_BATCH,
@@ -253,7 +253,7 @@ class SessionLedger(Application[UUID]):
         return self._bulk(
             tenant,
             user_id,
-            reason=parse_reason(reason),
+            EndAll(parse_reason(reason)),
             actor=actor,
             at=at,
             keep=keep_session_id,
@@ -271,13 +271,7 @@ class SessionLedger(Application[UUID]):
     ) -> BulkOutcome:
         """Record a password reset and end every session recorded before it, atomically."""
         return self._bulk(
-            tenant,
-            user_id,
-            reason=TerminationReason.PASSWORD_RESET.value,
-            actor=actor,
-            at=at,
-            keep=keep_session_id,
-            account_event="reset",
+            tenant, user_id, ResetPassword(), actor=actor, at=at, keep=keep_session_id
         )
 
     def revoke(
@@ -287,10 +281,9 @@ class SessionLedger(Application[UUID]):
         return self._bulk(
             tenant,
             user_id,
-            reason=parse_reason(reason, allowed=REVOKE_REASONS),
+            Revoke(parse_reason(reason, allowed=REVOKE_REASONS)),
             actor=actor,
             at=at,
-            account_event="revoke",
         )
 
     def logout(
@@ -367,26 +360,26 @@ class SessionLedger(Application[UUID]):
         self,
         tenant: str,
         user_id: str,
+        command: BulkCommand,
         *,
-        reason: str,
         actor: str,
         at: datetime | None,
         keep: str | None = None,
-        account_event: str | None = None,
         cause: str | None = None,
     ) -> BulkOutcome:
         now = self.clock()
         when = check_client_time(at, now) if at is not None else now
         tenant, actor = check.tenant(tenant), check.actor(actor)
         user_id = check.external_id(user_id, what="user_id")
+        reason = command.reason
 
         def decide() -> Decision[BulkOutcome]:
             account = self._find(Account, account_uuid(tenant, user_id))
             if account is None:
-                if account_event is None:
+                if not command.account_event:
                     return Decision([], BulkOutcome())
                 account = Account(tenant=tenant, user_id=user_id)
-            event_id = account.next_event_id() if account_event else None
+            event_id = account.next_event_id() if command.account_event else None
             changed: list[Session] = []
             terminated: list[str] = []
             expired: list[str] = []
@@ -402,17 +395,9 @@ class SessionLedger(Application[UUID]):
                     terminated.append(sid)
                 elif recorded is not None:
                     expired.append(sid)
-            closed = terminated + expired
-            if account_event == "reset":
-                assert event_id is not None
-                account.reset_password(at=when, actor=actor, reset_id=event_id, closed=closed)
-            elif account_event == "revoke":
-                assert event_id is not None
-                account.revoke(
-                    reason=reason, at=when, actor=actor, revoke_id=event_id, closed=closed
-                )
-            else:
-                account.close_sessions(session_ids=closed, at=when)
+            command.record(
+                account, at=when, actor=actor, event_id=event_id, closed=terminated + expired
+            )
             outcome = BulkOutcome(terminated=terminated, expired=expired, event_id=event_id)
             return Decision([account, *changed], outcome)
 

@@ -163,9 +163,9 @@ def test_a_repeated_query_parameter_is_422(client: TestClient, hs: Minter) -> No
 
 def test_every_domain_error_has_an_http_mapping_in_the_api_layer() -> None:
     """The domain knows no HTTP: every `LedgerError` subclass is mapped here, nearest first."""
-    import ledger.aggregates.errors as domain  # noqa: PLC0415
-    from ledger.api.problems import DOMAIN_PROBLEMS, domain_problem  # noqa: PLC0415
-    from ledger.projections.pages import InvalidCursor  # noqa: PLC0415
+    import ledger.aggregates.errors as domain
+    from ledger.api.problems import DOMAIN_PROBLEMS, domain_problem
+    from ledger.projections.pages import InvalidCursor
 
     errors = [v for v in vars(domain).values() if isinstance(v, type) and issubclass(v, Exception)]
     for error in [*errors, InvalidCursor]:
