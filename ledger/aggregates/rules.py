@@ -115,6 +115,17 @@ def expires_at(
     )
 
 
+def expires_at_us(
+    *, started_us: int, last_active_us: int, idle_timeout_s: int, max_lifetime_s: int
+) -> int:
+    """`expires_at` on microseconds since the epoch (how the views store and fold times).
+
+    The views' SQL (`ledger.projections.rows.activity_update_sql`) says the same in SQL; a
+    property test holds the three forms equal: tests/properties/test_expiry_rule.py.
+    """
+    return min(last_active_us + idle_timeout_s * 1_000_000, started_us + max_lifetime_s * 1_000_000)
+
+
 def expiry_reason(
     *, started_at: datetime, last_active_at: datetime, idle_timeout_s: int, max_lifetime_s: int
 ) -> str:
