@@ -105,7 +105,8 @@ def json_append_param(view: Any, app: dict[str, str]) -> Any:
 def activity_update_sql(view: Any, table: str) -> str:
     """UPDATE of last activity, address and expiry (params: at, ip, at, key).
 
-    The expiry is `ledger.aggregates.rules.expires_at` in SQL (tests/properties/test_expiry_rule.py).
+    The expiry is `ledger.aggregates.rules.expires_at` in SQL
+    (held equal by tests/properties/test_expiry_rule.py).
     """
     gt, lt = view.greatest(), view.least()
     return (
