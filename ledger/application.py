@@ -37,9 +37,6 @@ from ledger.aggregates.rules import (
     DEFAULT_MAX_LIFETIME_S,
     IDP_REASONS,
     REVOKE_REASONS,
-    check_client_time,
-    check_timeout,
-    parse_reason,
 )
 from ledger.bulk_commands import BulkCommand, EndAll, ResetPassword, Revoke
 from ledger.committer import (
@@ -98,8 +95,8 @@ class SessionLedger(Application[UUID]):
         self._locks = KeyedLocks()
         self.clock = clock
         self.granularity = timedelta(seconds=activity_granularity_s)
-        self.default_idle_timeout_s = check_timeout(default_idle_timeout_s, what="idle timeout")
-        self.default_max_lifetime_s = check_timeout(default_max_lifetime_s, what="max lifetime")
+        self.default_idle_timeout_s = check.timeout(default_idle_timeout_s, what="idle timeout")
+        self.default_max_lifetime_s = check.timeout(default_max_lifetime_s, what="max lifetime")
         self.committer: Committer = (
             GroupCommitter(
                 self, max_batch=group_commit_max_batch, max_wait_s=group_commit_max_wait_s
@@ -137,15 +134,15 @@ class SessionLedger(Application[UUID]):
         now = self.clock()
         fields: dict[str, Any] = {
             "user_id": check.external_id(user_id, what="user_id"),
-            "started_at": check_client_time(at, now) if at is not None else now,
+            "started_at": check.client_time(at, now) if at is not None else now,
             "ip": check.ip(ip),
             "user_agent": check.text(user_agent, what="user_agent", limit=check.MAX_USER_AGENT),
             "application": check.application(application),
             "auth_methods": check.auth_methods(auth_methods),
-            "idle_timeout_s": check_timeout(
+            "idle_timeout_s": check.timeout(
                 idle_timeout_s or self.default_idle_timeout_s, what="idle_timeout_s"
             ),
-            "max_lifetime_s": check_timeout(
+            "max_lifetime_s": check.timeout(
                 max_lifetime_s or self.default_max_lifetime_s, what="max_lifetime_s"
             ),
         }
@@ -199,7 +196,7 @@ class SessionLedger(Application[UUID]):
     ) -> ActivityOutcome:
         """Record activity (and SSO into `application`); refused once the session has ended."""
         now = self.clock()
-        when = check_client_time(at, now) if at is not None else now
+        when = check.client_time(at, now) if at is not None else now
         address, app = check.ip(ip), check.application(application)
 
         def decide() -> Decision[ActivityOutcome]:
@@ -226,8 +223,8 @@ class SessionLedger(Application[UUID]):
     ) -> TerminateOutcome:
         """End one session. With `user_id`, a session of another user is `SessionNotFound`."""
         now = self.clock()
-        when = check_client_time(at, now) if at is not None else now
-        reason = parse_reason(reason)
+        when = check.client_time(at, now) if at is not None else now
+        reason = check.reason(reason)
         actor = check.actor(actor)
         cause = check.text(cause, what="cause", limit=check.MAX_CAUSE)
         return self._end_one(
@@ -253,7 +250,7 @@ class SessionLedger(Application[UUID]):
         return self._bulk(
             tenant,
             user_id,
-            EndAll(parse_reason(reason)),
+            EndAll(check.reason(reason)),
             actor=actor,
             at=at,
             keep=keep_session_id,
@@ -281,7 +278,7 @@ class SessionLedger(Application[UUID]):
         return self._bulk(
             tenant,
             user_id,
-            Revoke(parse_reason(reason, allowed=REVOKE_REASONS)),
+            Revoke(check.reason(reason, allowed=REVOKE_REASONS)),
             actor=actor,
             at=at,
         )
@@ -297,7 +294,7 @@ class SessionLedger(Application[UUID]):
         cause: str | None = None,
     ) -> TerminateOutcome:
         """A termination reported by the IdP: `logout` or `browser_closed`."""
-        checked = parse_reason(reason, allowed=IDP_REASONS)
+        checked = check.reason(reason, allowed=IDP_REASONS)
         return self.terminate_session(
             tenant=tenant, session_id=session_id, reason=checked, actor=actor, at=at, cause=cause
         )
@@ -368,7 +365,7 @@ class SessionLedger(Application[UUID]):
         cause: str | None = None,
     ) -> BulkOutcome:
         now = self.clock()
-        when = check_client_time(at, now) if at is not None else now
+        when = check.client_time(at, now) if at is not None else now
         tenant, actor = check.tenant(tenant), check.actor(actor)
         user_id = check.external_id(user_id, what="user_id")
         reason = command.reason

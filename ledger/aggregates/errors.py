@@ -14,7 +14,7 @@ class LedgerError(Exception):
         self.detail = detail
 
 
-class InvalidInput(LedgerError):
+class InvalidInput(LedgerError, ValueError):
     """A value that can never be accepted (bad id, bad time, unknown reason)."""
 
 

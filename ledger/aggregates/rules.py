@@ -1,15 +1,14 @@
 """Pure rules of the session domain: termination reasons, expiry and client-supplied times.
 
-No clock here: every function that needs "now" takes it as an argument.
+No clock here: every function that needs "now" takes it as an argument. Checks of inputs
+against these rules live in `ledger.validation`.
 Tests: tests/unit/test_rules.py.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-
-from ledger.aggregates.errors import FutureTimestamp, InvalidInput
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 DEFAULT_IDLE_TIMEOUT_S = 30 * 60
@@ -67,42 +66,6 @@ class RevokeReason(StrEnum):
 IDP_REASONS = frozenset(TerminationReason(r.value) for r in IdpReason)
 REVOKE_REASONS = frozenset(TerminationReason(r.value) for r in RevokeReason)
 SYSTEM_ACTOR = "system"
-
-
-def parse_reason(value: str, *, allowed: frozenset[TerminationReason] | None = None) -> str:
-    """Return the reason's plain string value, or raise InvalidInput naming the allowed ones."""
-    try:
-        reason = TerminationReason(value)
-    except ValueError:
-        reason = None
-    if reason is None or (allowed is not None and reason not in allowed):
-        names = sorted(r.value for r in (allowed or TerminationReason))
-        msg = f"invalid reason {value!r}: expected one of {', '.join(names)}"
-        raise InvalidInput(msg)
-    return reason.value
-
-
-def check_timeout(value: int, *, what: str) -> int:
-    """Return a timeout in seconds if it is sane (1 s .. 366 days), else raise InvalidInput."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMEOUT_S:
-        msg = f"invalid {what} {value!r}: whole seconds from 1 to {MAX_TIMEOUT_S}"
-        raise InvalidInput(msg)
-    return value
-
-
-def check_client_time(at: datetime, now: datetime) -> datetime:
-    """Return `at` in UTC if it is timezone-aware and not beyond the clock skew into the future."""
-    if at.tzinfo is None or at.utcoffset() is None:
-        msg = f"time {at.isoformat()} has no timezone; send RFC 3339 with Z or an offset"
-        raise InvalidInput(msg)
-    at = at.astimezone(UTC)
-    if at > now + MAX_CLOCK_SKEW:
-        msg = (
-            f"time {at.isoformat()} lies more than {int(MAX_CLOCK_SKEW.total_seconds() // 60)}"
-            f" minutes in the future (server time {now.isoformat()})"
-        )
-        raise FutureTimestamp(msg)
-    return at
 
 
 def expires_at(

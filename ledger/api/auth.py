@@ -21,7 +21,7 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from ledger.aggregates.ids import check_external_id, check_tenant
+from ledger import validation as check
 from ledger.api.context import ContextDep
 from ledger.api.keys import KeyNotCached, KeysUnavailable, TokenRefused, TokenVerifier
 from ledger.api.problems import ApiProblem
@@ -73,11 +73,11 @@ def principal_from_token(verifier: TokenVerifier, token: str, *, fetch: bool = T
         fetch=fetch,
     )
     try:
-        sub = check_external_id(claims["sub"], what="sub")
-        tenant = check_tenant(claims.get(settings.tenant_claim, "default"))
+        sub = check.external_id(claims["sub"], what="sub")
+        tenant = check.tenant(claims.get(settings.tenant_claim, "default"))
         sid = claims.get("sid")
         if sid is not None:
-            sid = check_external_id(sid, what="sid")
+            sid = check.external_id(sid, what="sid")
     except ValueError as e:
         raise TokenRefused(f"invalid claim: {e}") from None
     raw = claims.get("scope", "")

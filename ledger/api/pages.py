@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from ledger.aggregates.ids import check_external_id, check_tenant
+from ledger import validation as check
 from ledger.aggregates.rules import REASON_LABELS
 from ledger.api.auth import CurrentPrincipal
 from ledger.api.context import ContextDep, SystemDep
@@ -200,8 +200,8 @@ def dev_signin(
     if not context.dev_mode:
         raise HTTPException(404, "the development sign-in is off: the server is not in dev mode")
     try:
-        user_id = check_external_id(body.user_id.strip(), what="user_id")
-        tenant = check_tenant(body.tenant.strip())
+        user_id = check.external_id(body.user_id.strip(), what="user_id")
+        tenant = check.tenant(body.tenant.strip())
     except ValueError as e:
         raise ApiProblem(422, "invalid-input", "Invalid input", str(e)) from None
     sid = None

@@ -17,10 +17,14 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 
 from ledger.aggregates.rules import MAX_TIMEOUT_S, IdpReason, RevokeReason
 from ledger.records import SessionRecord
-from ledger.validation import MAX_AUTH_METHOD, MAX_AUTH_METHODS, MAX_NAME, MAX_USER_AGENT
+from ledger.validation import (
+    ID_PATTERN,
+    MAX_AUTH_METHOD,
+    MAX_AUTH_METHODS,
+    MAX_NAME,
+    MAX_USER_AGENT,
+)
 
-# No control characters, no surrounding white space (what `ledger.validation` accepts).
-ID_PATTERN = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
 IP_SCHEMA: dict[str, Any] = {"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
 Id = Annotated[str, Field(min_length=1, max_length=255, pattern=ID_PATTERN)]
 Ip = Annotated[
