@@ -2,7 +2,8 @@
 
 Every setting is an environment variable `LEDGER_<NAME>`. An invalid or unsafe value, or a
 `LEDGER_*` variable that names no setting (a typo), stops the ledger with one line naming the
-variable; `LEDGER_TEST_*` is left to the test suite and tools. Tests: tests/unit/test_config.py.
+variable; `LEDGER_TEST_*` is left to the test suite and tools.
+Tests: tests/unit/test_url_and_config.py.
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ def user_history(
     "/users",
     response_model=UserList,
     responses=READS,
-    summary="Users with active sessions (an addition to DESIGN.md, for the console)",
+    summary="Users with active sessions (for the console)",
 )
 def list_users(
     caller: Reader,

@@ -4,7 +4,7 @@
 `sub`, `scope`, the tenant claim (`LEDGER_TENANT_CLAIM`, `default` when absent) and `sid`.
 The tenant comes from the token only, never from the request. `require_scope("sessions:me")`
 makes a dependency that also checks the scope (403 otherwise). Missing or bad tokens are a
-401 with `WWW-Authenticate: Bearer`. The web pages (issue 7) use these same dependencies.
+401 with `WWW-Authenticate: Bearer`. The web pages use these same dependencies.
 They are `async def`, run inline on the event loop: verifying a token is CPU work, except
 fetching a key from `LEDGER_JWKS_URL`, which alone goes to a worker thread. A token
 verified a moment ago is not verified again until its `exp` (`ledger.api.verified`).

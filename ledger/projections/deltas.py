@@ -1,7 +1,8 @@
 """Folds a batch of `Session` events into one net change per session (pure, no I/O).
 
 Both views apply a batch as these deltas in one transaction with the batch's last tracking
-position, so a batch is applied exactly once or not at all. Tests: tests/unit/test_deltas.py.
+position, so a batch is applied exactly once or not at all.
+Tests: tests/unit/test_deltas_and_cursors.py.
 """
 
 from __future__ import annotations
