@@ -29,10 +29,11 @@ test: $(STAMP) ## run the whole test suite (Postgres tests need LEDGER_TEST_POST
 test-fast: $(STAMP) ## the tests without the slow and browser ones
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
-lint: $(STAMP) ## ruff (lint and format check) and mypy --strict
+lint: $(STAMP) ## ruff (lint and format check), mypy --strict, and the layer contracts
 	$(BIN)/ruff check ledger replay_tools tests bench
 	$(BIN)/ruff format --check ledger replay_tools tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 fmt: $(STAMP) ## format and auto-fix
 	$(BIN)/ruff format ledger replay_tools tests bench
