@@ -48,6 +48,7 @@ from ledger.committer import (
     GroupCommitter,
 )
 from ledger.locks import KeyedLocks
+from ledger.names import LOG_NAME
 from ledger.outcomes import (
     ActivityOutcome,
     BulkOutcome,
@@ -72,7 +73,7 @@ def utc_now() -> datetime:
 class SessionLedger(Application[UUID]):
     """Records the life of login sessions; the event log is the single source of truth."""
 
-    name = "SessionLedger"
+    name = LOG_NAME
     snapshotting_intervals = {Account: 100, Session: 100}
     # Recently used aggregates stay in memory; each load then asks the store only for events
     # after the cached version (fast-forward), so other processes' writes are always seen.
