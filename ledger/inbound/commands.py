@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ledger.aggregates.errors import SessionConflict
 from ledger.application import SessionLedger
 from ledger.outcomes import ActivityOutcome, BulkOutcome, Outcome, StartOutcome, TerminateOutcome
 
@@ -44,6 +45,28 @@ class StartSession:
             idle_timeout_s=self.idle_timeout_s,
             max_lifetime_s=self.max_lifetime_s,
         )
+
+
+@dataclass(frozen=True)
+class StartOrJoin:
+    """A login that may be SSO into a session already recorded: start it, or (when the
+    session exists) record the login as activity and a join of its application."""
+
+    start: StartSession
+
+    def run(self, ledger: SessionLedger, tenant: str) -> Outcome:
+        """Start, or join when the session exists with other data."""
+        try:
+            return self.start.run(ledger, tenant)
+        except SessionConflict:
+            assert self.start.session_id is not None
+            return ledger.record_activity(
+                tenant=tenant,
+                session_id=self.start.session_id,
+                at=self.start.at,
+                ip=self.start.ip,
+                application=self.start.application,
+            )
 
 
 @dataclass(frozen=True)
@@ -159,10 +182,17 @@ class RevokeAccount:
 
 
 Command = (
-    StartSession | RecordActivity | EndSession | EndUserSessions | ResetPassword | RevokeAccount
+    StartSession
+    | StartOrJoin
+    | RecordActivity
+    | EndSession
+    | EndUserSessions
+    | ResetPassword
+    | RevokeAccount
 )
 COMMAND_NAMES: dict[type[Any], str] = {
     StartSession: "start_session",
+    StartOrJoin: "start_session",
     RecordActivity: "record_activity",
     EndSession: "terminate_session",
     EndUserSessions: "terminate_all",

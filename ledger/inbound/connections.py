@@ -25,6 +25,7 @@ from ledger.aggregates.ids import check_tenant
 from ledger.api.keys import TokenVerifier, load_jwks_file
 from ledger.config import Settings
 from ledger.errors import ConfigError
+from ledger.inbound.keycloak import KeycloakAdapter
 from ledger.inbound.oidc import OidcAdapter
 from ledger.inbound.seam import Adapter, Connection
 from ledger.inbound.wso2 import Wso2Adapter
@@ -32,6 +33,7 @@ from ledger.inbound.wso2 import Wso2Adapter
 SETTING = "LEDGER_CONNECTIONS_FILE"
 ADAPTERS: dict[str, type[Adapter]] = {
     "wso2": Wso2Adapter,
+    "keycloak": KeycloakAdapter,
     "oidc": OidcAdapter,
 }
 COMMON = {"name", "kind", "tenant", "secret", "secret_file", "secret_env", "issuer", "audience"}
