@@ -28,12 +28,14 @@ from ledger.errors import ConfigError
 from ledger.inbound.keycloak import KeycloakAdapter
 from ledger.inbound.oidc import OidcAdapter
 from ledger.inbound.seam import Adapter, Connection
+from ledger.inbound.ssf import SsfAdapter
 from ledger.inbound.wso2 import Wso2Adapter
 
 SETTING = "LEDGER_CONNECTIONS_FILE"
 ADAPTERS: dict[str, type[Adapter]] = {
     "wso2": Wso2Adapter,
     "keycloak": KeycloakAdapter,
+    "ssf": SsfAdapter,
     "oidc": OidcAdapter,
 }
 COMMON = {"name", "kind", "tenant", "secret", "secret_file", "secret_env", "issuer", "audience"}
