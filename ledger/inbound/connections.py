@@ -27,6 +27,7 @@ from ledger.config import Settings
 from ledger.errors import ConfigError
 from ledger.inbound.keycloak import KeycloakAdapter
 from ledger.inbound.oidc import OidcAdapter
+from ledger.inbound.saml import SamlAdapter
 from ledger.inbound.seam import Adapter, Connection
 from ledger.inbound.ssf import SsfAdapter
 from ledger.inbound.wso2 import Wso2Adapter
@@ -36,6 +37,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
     "wso2": Wso2Adapter,
     "keycloak": KeycloakAdapter,
     "ssf": SsfAdapter,
+    "saml": SamlAdapter,
     "oidc": OidcAdapter,
 }
 COMMON = {"name", "kind", "tenant", "secret", "secret_file", "secret_env", "issuer", "audience"}
