@@ -61,7 +61,6 @@ class SamlAdapter(Adapter):
         if connection.issuer is None:
             raise ValueError("a saml connection needs `issuer` (the IdP's entity id)")
         self.slo_url = connection.options.get("idp_slo_url")
-        self._binding: dict[str, tuple[str, str | None, str]] = {}
 
     def read(self, request: InboundRequest, *, now: datetime) -> Sequence[Message]:
         """Verify the LogoutRequest and map its NameID and SessionIndexes."""
@@ -82,9 +81,18 @@ class SamlAdapter(Adapter):
         found = signed.findall("samlp:SessionIndex", NS)
         indexes = [i.text.strip() for i in found if i.text and i.text.strip()]
         commands = self._commands(name_id, indexes, cause=self.cause(request_id))
-        self._binding[request_id] = ("soap" if soap else "post", relay, now.isoformat())
         until = max(expiry or now, now) + timedelta(days=1)
-        return [Message(request_id, "LogoutRequest", self.connection.tenant, commands, until)]
+        reply_to = {"binding": "soap" if soap else "post", "relay": relay or ""}
+        return [
+            Message(
+                request_id,
+                "LogoutRequest",
+                self.connection.tenant,
+                commands,
+                keep_until=until,
+                reply_to=reply_to,
+            )
+        ]
 
     def _verify(self, raw: bytes) -> etree._Element:
         try:
@@ -108,10 +116,10 @@ class SamlAdapter(Adapter):
 
     def answer(self, results: Sequence[Result]) -> Reply:
         """Core §3.7.2: a LogoutResponse with status Success, in the request's binding."""
-        request_id = results[0].message.event_id if results else ""
-        binding, relay, _ = self._binding.pop(request_id, ("soap", None, ""))
-        response = logout_response(request_id, issuer=self.connection.audience)
-        if binding == "soap":
+        message = results[0].message
+        response = logout_response(message.event_id, issuer=self.connection.audience)
+        relay = message.reply_to.get("relay") or None
+        if message.reply_to.get("binding") == "soap":
             envelope = (
                 f'<soap:Envelope xmlns:soap="{SOAP}"><soap:Body>{response}</soap:Body>'
                 "</soap:Envelope>"

@@ -80,6 +80,7 @@ class Message:
     commands: tuple[Command, ...] = ()
     keep_until: datetime | None = None
     scope: str | None = None  # the replay key's scope: the connection's name unless set
+    reply_to: Mapping[str, str] = field(default_factory=dict)  # what the answer needs (SAML)
 
 
 @dataclass(frozen=True)
