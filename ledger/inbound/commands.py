@@ -2,7 +2,7 @@
 
 Each command is a plain frozen dataclass naming the `SessionLedger` method it runs; adapters
 build them from foreign messages and never touch the ledger themselves. Tests:
-tests/inbound/test_commands.py, and every adapter's tests.
+tests/inbound/test_seam.py, and every adapter's tests.
 """
 
 from __future__ import annotations
