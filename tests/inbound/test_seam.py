@@ -87,7 +87,7 @@ def test_a_transient_failure_forgets_the_message_so_the_retry_records_it(parts: 
 
 
 def test_a_refusal_by_the_ledgers_rules_is_acknowledged_and_remembered(parts: Any) -> None:
-    ledger, inbound, counted, clock = parts
+    ledger, inbound, counted, _ = parts
     future = datetime(2026, 3, 1, 13, 0, tzinfo=UTC)  # an hour ahead of the ledger's clock
     message = started("j-2", "s-2", future)
     assert inbound.receive(ADAPTER, message, ledger=ledger, run=direct).status == 200
