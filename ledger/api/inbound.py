@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from ledger.aggregates.errors import ConcurrencyConflict
 from ledger.api.commands import run_command
 from ledger.api.context import ApiContext, get_context
 from ledger.api.keys import KeysUnavailable
@@ -49,7 +50,8 @@ def respond(reply: Reply) -> Response:
 
 
 def deliver(context: ApiContext, adapter: Adapter, request: InboundRequest) -> Reply:
-    """Run the request through the seam onto the ledger (a 503 when keys cannot be had)."""
+    """Run the request through the seam onto the ledger: a 503 (which senders retry) when
+    keys cannot be had or concurrent commands kept conflicting, never a 4xx they drop."""
     system = context.ready_system()
     try:
         return context.inbound().receive(
@@ -61,6 +63,8 @@ def deliver(context: ApiContext, adapter: Adapter, request: InboundRequest) -> R
     except KeysUnavailable as e:
         detail = f"signing keys unavailable: {e}"
         raise ApiProblem(503, "unavailable", "Service unavailable", detail) from None
+    except ConcurrencyConflict as e:
+        raise ApiProblem(503, "unavailable", "Service unavailable", str(e)) from None
 
 
 @router.get(
