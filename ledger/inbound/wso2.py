@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 from ledger.inbound.commands import (
     Command,
     EndSession,
-    RecordActivity,
     ResetPassword,
     RevokeAccount,
+    StartOrJoin,
     StartSession,
 )
 from ledger.inbound.parsing import (
@@ -120,9 +120,16 @@ class Wso2Adapter(Adapter):
         if event_type == "session/event-type/sessionEstablished":
             return (self._start(payload, at=at),)
         if event_type == "session/event-type/sessionPresented":
-            session = obj(payload, "session")
-            app = _application(payload)
-            return (RecordActivity(text(session, "id"), at=at, application=app),)
+            # Activity and SSO into `application`; a session the ledger missed starts here.
+            session, user = obj(payload, "session"), obj(payload, "user")
+            start = StartSession(
+                user_id=text(user, "id"),
+                session_id=text(session, "id"),
+                at=at,
+                ip=opt_text(payload, "initiatorIpAddress", limit=64),
+                application=_application(payload),
+            )
+            return (StartOrJoin(start),)
         if event_type == "session/event-type/sessionRevoked":
             return self._revoked(payload, at=at, cause=cause)
         user_id = text(obj(payload, "user"), "id") if event_type in USER_ENDS else None

@@ -249,3 +249,8 @@ def test_account_events_end_the_users_sessions(
     ended = history(established, hs, USER, "myorg")[SESSION]
     assert ended["termination_reason"] == reason
     assert ended["termination_cause"] == f"asgardeo:jti-{event_type}"
+
+
+def test_a_presented_session_the_ledger_missed_starts(asgardeo: TestClient, hs: Minter) -> None:
+    assert deliver(asgardeo, fixture("wso2/session-presented.json")).status_code == 200
+    assert active(asgardeo, hs, USER, "myorg") == [SESSION]
