@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from ledger.api import admin, ingest, me, oidc, ops
+from ledger.api import admin, ingest, me, oidc, ops, session_status
 from ledger.api.context import ApiContext
 from ledger.api.keys import TokenVerifier
 from ledger.api.limits import BodyLimitMiddleware
@@ -86,6 +86,7 @@ def create_app(
     install_problem_handlers(app)
     for router in (me.router, admin.router, ingest.router, oidc.router, ops.router):
         app.include_router(router)
+    app.include_router(session_status.router)
     _include_pages(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=context.metrics)
