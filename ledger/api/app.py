@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from ledger.api import admin, ingest, me, oidc, ops, session_status
+from ledger.api import admin, ingest, me, oidc, ops, session_status, wso2_sessions
 from ledger.api.context import ApiContext
 from ledger.api.keys import TokenVerifier
 from ledger.api.limits import BodyLimitMiddleware
@@ -91,6 +91,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=context.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    wso2_sessions.install(app)
     return app
 
 
