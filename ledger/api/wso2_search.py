@@ -85,15 +85,18 @@ def take_oldest(records: Iterable[SessionRecord], limit: int) -> SearchPage:
 def bounds_us(
     f: Filter | None, *, since: int | None, until: int | None
 ) -> tuple[int | None, int | None]:
-    """[low, high) in epoch microseconds of login times the request allows."""
+    """[low, high) in epoch microseconds of login times the request allows (None: open).
+
+    Any integer is accepted: bounds beyond what a datetime holds are clamped or dropped.
+    """
     low_ms, high_ms = login_bounds(f)  # loginTime ge / le are inclusive
     lows = [x for x in (low_ms, None if since is None else since + 1) if x is not None]
     highs = [x for x in (high_ms, None if until is None else until - 1) if x is not None]
-    low = max(lows) if lows else None
-    high = min(highs) if highs else None
+    low = max(lows) if lows and max(lows) > 0 else None
+    high = min(highs) if highs and min(highs) < MAX_MS else None
     return (
-        None if low is None else max(0, min(low, MAX_MS)) * 1000,
-        None if high is None else (max(-1, min(high, MAX_MS)) + 1) * 1000,
+        None if low is None else min(low, MAX_MS) * 1000,
+        None if high is None else (max(high, -1) + 1) * 1000,
     )
 
 

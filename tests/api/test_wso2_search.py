@@ -192,3 +192,20 @@ def test_paging_has_no_gaps_or_repeats_while_sessions_start_and_end(
     assert len(again) == len(set(again))
     assert throughout <= set(again)
     assert {f"new{n}" for n in range(1, extra + 1)} <= set(again)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["until=99999999999999999999", "since=99999999999999999999", "since=-99999999999999999999",
+     "until=-5", "until=0", "since=5&until=3", "limit=-3", "limit=100000",
+     "filter=" + quote("loginTime ge 999999999999999999"),
+     "filter=" + quote("loginTime le 999999999999999999")],
+)  # fmt: skip
+def test_any_integer_bounds_and_limits_answer_200(
+    client: TestClient, hs: Minter, three: dict[str, str], query: str
+) -> None:
+    body = search(client, hs, query)
+    expected = {"until=99999999999999999999": 3, "since=-99999999999999999999": 3,
+                "limit=-3": 3, "limit=100000": 3,
+                "filter=" + quote("loginTime le 999999999999999999"): 3}  # fmt: skip
+    assert len(body["Resources"]) == expected.get(query, 0), query
