@@ -105,6 +105,9 @@ async def not_implemented(
         )  # fmt: skip
 
 
+Unsupported = Annotated[None, Depends(not_implemented)]  # after the caller: 401/403 come first
+
+
 def _user_sessions(context: ApiContext, tenant: str, user_id: str) -> Response:
     now = context.now()
     records = context.ready_system().active.user_sessions(tenant, user_id, now=now)
@@ -145,9 +148,8 @@ NO_CONTENT: dict[str, Any] = {"status_code": 204, "response_class": Response}
 
 
 @router.get("/me/sessions", response_model=Wso2Sessions, responses=ME_LIST,
-            dependencies=[Depends(not_implemented)],
             summary="Active sessions of the authenticated user")  # fmt: skip
-def get_my_sessions(me: Me, context: ContextDep) -> Response:
+def get_my_sessions(me: Me, _: Unsupported, context: ContextDep) -> Response:
     """My active sessions, newest first (scope `internal_login` or `sessions:me`)."""
     return _user_sessions(context, me.tenant, me.sub)
 
@@ -172,9 +174,10 @@ def delete_my_session(session_id: IdPath, me: Me, context: ContextDep) -> Respon
 
 
 @router.get("/{user_id}/sessions", response_model=Wso2Sessions, responses=ME_LIST,
-            dependencies=[Depends(not_implemented)],
             summary="Active sessions of a given user")  # fmt: skip
-def get_user_sessions(user_id: IdPath, viewer: Viewer, context: ContextDep) -> Response:
+def get_user_sessions(
+    user_id: IdPath, viewer: Viewer, _: Unsupported, context: ContextDep
+) -> Response:
     """The user's active sessions, newest first (`internal_session_view` or `sessions:read`)."""
     return _user_sessions(context, viewer.tenant, check.external_id(user_id, what="user_id"))
 

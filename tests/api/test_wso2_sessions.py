@@ -247,6 +247,7 @@ def test_paging_filtering_sorting_a_users_list_is_not_implemented_as_in_wso2(
         answer = client.get(f"{BASE}{path}?{query}", headers=hs.auth("alice", scope))
         assert answer.status_code == 501
         assert answer.json()["code"] == code
+        assert client.get(f"{BASE}{path}?{query}").status_code == 401  # authentication first
 
 
 def test_invalid_input_is_a_wso2_400_never_a_422(client: TestClient, hs: Minter) -> None:
