@@ -14,7 +14,7 @@ milliseconds). Anything else (another attribute or operator, `or`, `not`, parent
 around expressions, a missing part, an empty value) is a `FilterError`, which the API
 answers with 400. Guarantees: `parse(render(f)) == f` for every filter `f`; `matches`
 is the documented meaning of each operator.
-Tests: tests/properties/test_scim_filter.py, tests/api/test_wso2_sessions.py.
+Tests: tests/properties/test_scim_filter.py, tests/api/test_wso2_search.py.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def parse(text: str) -> Filter:
     while True:
         if len(tokens) - i < 3:
             raise FilterError("expected `attribute operator value`")
-        terms.append(_comparison(*tokens[i : i + 3]))
+        terms.append(_comparison(tokens[i : i + 3]))
         i += 3
         if i == len(tokens):
             return Filter(tuple(terms))
@@ -128,8 +128,9 @@ def parse(text: str) -> Filter:
         i += 1
 
 
-def _comparison(attribute: Token, operator: Token, value: Token) -> Comparison:
-    """One checked comparison."""
+def _comparison(words: list[Token]) -> Comparison:
+    """One checked comparison from its three words."""
+    attribute, operator, value = words
     known = None if attribute.quoted else ATTRIBUTES.get(attribute.text.lower())
     if known is None:
         raise FilterError(f"{attribute.text!r} is not a valid filter attribute name")
@@ -160,10 +161,10 @@ def ms(moment_us: int) -> int:
     return moment_us // 1000
 
 
-def _text_match(op: str, actual: str | None, wanted: str) -> bool:
+def _text_match(actual: str | None, term: Comparison) -> bool:
     if actual is None:
         return False
-    have, want = actual.casefold(), wanted.casefold()
+    have, want, op = actual.casefold(), term.value.casefold(), term.operator
     if op == "eq":
         return have == want
     if op == "sw":
@@ -197,9 +198,9 @@ def holds(term: Comparison, record: SessionRecord) -> bool:
     if name == "ipAddress":
         return _same_ip(record.ip, value)
     if name == "appName":
-        return any(_text_match(op, app_name(app), value) for app in record.applications)
+        return any(_text_match(app_name(app), term) for app in record.applications)
     actual = {"loginId": record.user_id, "sessionId": record.id, "userAgent": record.user_agent}
-    return _text_match(op, actual[name], value)
+    return _text_match(actual[name], term)
 
 
 def matches(f: Filter | None, record: SessionRecord) -> bool:

@@ -61,7 +61,7 @@ class Wso2Error(BaseModel):
 class Wso2Failure(Exception):
     """An error with WSO2's own code and message (e.g. USM-00004 for a 501)."""
 
-    def __init__(self, status: int, code: str, message: str, description: str) -> None:
+    def __init__(self, status: int, *, code: str, message: str, description: str) -> None:
         super().__init__(description)
         self.status, self.code, self.message, self.description = status, code, message, description
 

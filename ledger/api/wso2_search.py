@@ -9,7 +9,7 @@ session after the page's last one logged in within the same millisecond, that mi
 sessions move to the next page (or, if they alone fill the page, all of them are shown,
 the page then being longer than `limit`). So following the links never skips nor repeats a
 session that stays open meanwhile, however many sessions start or end between two pages.
-Tests: tests/properties/test_wso2_paging.py, tests/api/test_wso2_sessions.py.
+Tests: tests/properties/test_wso2_paging.py, tests/api/test_wso2_search.py.
 """
 
 from __future__ import annotations

@@ -90,25 +90,25 @@ async def not_implemented(
     """WSO2 answers 501 to these parameters of a user's list (USM-00003, -4, -5)."""
     if limit is not None or offset is not None:
         raise Wso2Failure(
-            501, "USM-00003", "Pagination not supported.",
-            "Pagination capabilities are not supported in this version of the API.",
+            501, code="USM-00003", message="Pagination not supported.",
+            description="Pagination capabilities are not supported in this version of the API.",
         )  # fmt: skip
     if filter is not None:
         raise Wso2Failure(
-            501, "USM-00004", "Filtering not supported.",
-            "Filtering capability is not supported in this version of the API.",
+            501, code="USM-00004", message="Filtering not supported.",
+            description="Filtering capability is not supported in this version of the API.",
         )  # fmt: skip
     if sort is not None:
         raise Wso2Failure(
-            501, "USM-00005", "Sorting not supported.",
-            "Sorting capability is not supported in this version of the API.",
+            501, code="USM-00005", message="Sorting not supported.",
+            description="Sorting capability is not supported in this version of the API.",
         )  # fmt: skip
 
 
 Unsupported = Annotated[None, Depends(not_implemented)]  # after the caller: 401/403 come first
 
 
-def _user_sessions(context: ApiContext, tenant: str, user_id: str) -> Response:
+def _user_sessions(context: ApiContext, *, tenant: str, user_id: str) -> Response:
     now = context.now()
     records = context.ready_system().active.user_sessions(tenant, user_id, now=now)
     return OrjsonResponse({"userId": user_id, "sessions": [session_json(r) for r in records]})
@@ -151,7 +151,7 @@ NO_CONTENT: dict[str, Any] = {"status_code": 204, "response_class": Response}
             summary="Active sessions of the authenticated user")  # fmt: skip
 def get_my_sessions(me: Me, _: Unsupported, context: ContextDep) -> Response:
     """My active sessions, newest first (scope `internal_login` or `sessions:me`)."""
-    return _user_sessions(context, me.tenant, me.sub)
+    return _user_sessions(context, tenant=me.tenant, user_id=me.sub)
 
 
 @router.delete("/me/sessions", **NO_CONTENT, responses=DELETES,
@@ -179,7 +179,8 @@ def get_user_sessions(
     user_id: IdPath, viewer: Viewer, _: Unsupported, context: ContextDep
 ) -> Response:
     """The user's active sessions, newest first (`internal_session_view` or `sessions:read`)."""
-    return _user_sessions(context, viewer.tenant, check.external_id(user_id, what="user_id"))
+    user_id = check.external_id(user_id, what="user_id")
+    return _user_sessions(context, tenant=viewer.tenant, user_id=user_id)
 
 
 @router.delete("/{user_id}/sessions", **NO_CONTENT, responses=DELETES,
@@ -246,7 +247,9 @@ def search_sessions(
     try:
         parsed = parse(filter) if filter is not None else None
     except FilterError as e:
-        raise Wso2Failure(400, "USM-10011", "Invalid data", f"invalid filter: {e}") from None
+        raise Wso2Failure(
+            400, code="USM-10011", message="Invalid data", description=f"invalid filter: {e}"
+        ) from None
     size = effective_limit(limit)
     page = search(
         context.ready_system().active, viewer.tenant, now=context.now(), f=parsed,
