@@ -25,7 +25,17 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from ledger.api import admin, inbound, ingest, me, oidc, ops, pages
+from ledger.api import (
+    admin,
+    inbound,
+    ingest,
+    me,
+    oidc,
+    ops,
+    pages,
+    session_status,
+    wso2_sessions,
+)
 from ledger.api.context import ApiContext
 from ledger.api.keys import TokenVerifier
 from ledger.api.limits import BodyLimitMiddleware
@@ -93,10 +103,12 @@ def create_app(
     install_problem_handlers(app)
     for router in (me.router, admin.router, ingest.router, oidc.router, inbound.router, ops.router):
         app.include_router(router)
+    app.include_router(session_status.router)
     _include_pages(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=context.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    wso2_sessions.install(app)
     return app
 
 
