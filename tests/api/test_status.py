@@ -1,5 +1,5 @@
-"""`GET /v1/sessions/{session_id}/status` (scope `sessions:check`), as DESIGN.md's last
-paragraph of "Shared signals and webhooks" describes it."""
+"""`GET /v1/sessions/{session_id}/status` (scope `sessions:check`), as README's "Session
+status check" describes it."""
 
 from __future__ import annotations
 
