@@ -49,7 +49,9 @@ def fuzz_settings(database_url: str, jwks_file: Path) -> Settings:
 
 def operations() -> list[tuple[str, str]]:
     """(method, path) of every operation of ours in the OpenAPI document (no database)."""
-    config = load_settings(database_url="sqlite:///unused", jwt_secret=SECRET)
+    config = load_settings(
+        database_url="sqlite:///unused", jwt_secret=SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE
+    )
     document = create_app(config).openapi()
     return [
         (method.upper(), path)

@@ -89,12 +89,16 @@ def test_ledger_token_prints_a_token_signed_with_the_secret(
     monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
     monkeypatch.setenv("LEDGER_JWT_SECRET", SECRET)
+    monkeypatch.setenv("LEDGER_JWT_ISSUER", ISSUER)
+    monkeypatch.setenv("LEDGER_JWT_AUDIENCE", AUDIENCE)
     monkeypatch.setenv("LEDGER_DATABASE_URL", database_url)
     result = CliRunner().invoke(
         cli, ["token", "--sub", "alice", "--scope", "sessions:me", "--sid", "s9"]
     )
     assert result.exit_code == 0, result.output
-    claims = jwt.decode(result.output.strip(), SECRET, algorithms=["HS256"])
+    claims = jwt.decode(
+        result.output.strip(), SECRET, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER
+    )
     assert (claims["sub"], claims["sid"], claims["tenant"]) == ("alice", "s9", "default")
     bad = CliRunner().invoke(cli, ["token", "--sub", "alice", "--ttl", "0"])
     assert bad.exit_code == 2

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import LedgerServer, running_ledger
-from tests.browser.fake_idp import FakeIdP
+from tests.browser.fake_idp import AUDIENCE, FakeIdP
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +36,7 @@ def oidc(
     env = {
         "LEDGER_JWKS_FILE": str(home / "jwks.json"),
         "LEDGER_JWT_ISSUER": idp.issuer,
+        "LEDGER_JWT_AUDIENCE": AUDIENCE,
         "LEDGER_OIDC_ISSUER": idp.issuer,
         "LEDGER_OIDC_CLIENT_ID": CLIENT_ID,
     }
