@@ -1,6 +1,7 @@
 """OpenID Connect Back-Channel Logout 1.0 receiver: `POST /v1/oidc/backchannel-logout`.
 
-The OP posts a signed logout token (form field `logout_token`). It is verified against the
+The OP posts a signed logout token (form field `logout_token`). Without an issuer and an audience
+configured every logout token is refused. It is verified against the
 JWKS (`LEDGER_JWKS_FILE`/`LEDGER_JWKS_URL`; never the HMAC secret), its `iss`
 (`LEDGER_OIDC_ISSUER`, else `LEDGER_JWT_ISSUER`), its `aud` (`LEDGER_BACKCHANNEL_AUDIENCE`,
 else `LEDGER_OIDC_CLIENT_ID`, else `LEDGER_JWT_AUDIENCE`), `iat` (not older than
@@ -31,7 +32,7 @@ from ledger.aggregates.ids import check_external_id, check_tenant
 from ledger.api.commands import run_command
 from ledger.api.context import ApiContext, get_context
 from ledger.api.keys import KeysUnavailable, TokenRefused
-from ledger.api.problems import ApiProblem, error_responses
+from ledger.api.problems import error_responses, keys_unavailable
 from ledger.api.responses import OrjsonResponse
 
 router = APIRouter(prefix="/v1/oidc", tags=["oidc"])
@@ -95,17 +96,20 @@ async def backchannel_logout(request: Request) -> Response:
         body = {"error": "invalid_request", "error_description": str(e)}
         return OrjsonResponse(body, status_code=400, headers=NO_STORE)
     except KeysUnavailable as e:
-        raise ApiProblem(
-            503, "unavailable", "Service unavailable", f"signing keys unavailable: {e}"
-        ) from None
+        keys = context.verifier.url_keys
+        retry = keys.retry_after() if keys is not None else 5
+        raise keys_unavailable(e, retry_after=retry) from None
     return Response(status_code=200, headers=NO_STORE)
 
 
 def verify_logout_token(context: ApiContext, token: str) -> dict[str, Any]:
     """The claims of a valid, first-seen logout token, or LogoutRefused."""
     settings, verifier = context.settings, context.verifier
-    if not verifier.has_asymmetric_keys:
-        raise LogoutRefused("back-channel logout needs LEDGER_JWKS_FILE or LEDGER_JWKS_URL")
+    audience = settings.backchannel_audience or settings.oidc_client_id or settings.jwt_audience
+    issuer = settings.oidc_issuer or settings.jwt_issuer
+    # OpenID Connect Back-Channel Logout 1.0 §2.6: iss and aud are always validated
+    if not verifier.has_asymmetric_keys or not audience or not issuer:
+        raise LogoutRefused("back-channel logout is not configured")
     try:
         typ = jwt.get_unverified_header(token).get("typ")
     except jwt.PyJWTError:
@@ -115,10 +119,8 @@ def verify_logout_token(context: ApiContext, token: str) -> dict[str, Any]:
     try:
         claims = verifier.decode(
             token,
-            audience=(
-                settings.backchannel_audience or settings.oidc_client_id or settings.jwt_audience
-            ),
-            issuer=settings.oidc_issuer or settings.jwt_issuer,
+            audience=audience,
+            issuer=issuer,
             require=["iss", "aud", "iat", "jti", "events"],
             allow_hmac=False,
         )

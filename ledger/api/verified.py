@@ -51,6 +51,10 @@ class VerifiedTokens(Generic[T]):
             return None
         return value
 
+    def clear(self) -> None:
+        """Forget every token (a key they were verified with was withdrawn)."""
+        self._entries.clear()
+
     def put(self, token: str, value: T, *, exp: Any) -> None:
         """Keep `value` for `token`, verified just now, whose `exp` claim is `exp`."""
         try:
