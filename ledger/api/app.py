@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ledger.api import admin, ingest, me, oidc, ops
 from ledger.api.context import ApiContext
+from ledger.api.headers import ApiHeadersMiddleware
 from ledger.api.keys import TokenVerifier
 from ledger.api.limits import BodyLimitMiddleware
 from ledger.api.metrics import Metrics, MetricsMiddleware
@@ -88,6 +89,7 @@ def create_app(
         app.include_router(router)
     _include_pages(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(ApiHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=context.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

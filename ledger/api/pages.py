@@ -181,6 +181,19 @@ def _client_ip(request: Request) -> str | None:
         return None
 
 
+def _dev_signin_allowed(request: Request, settings: Settings) -> bool:
+    """Only for loopback clients (a server bound elsewhere needs the loud override).
+
+    A peer that has no IP address (a Unix socket, the test client) counts as local.
+    """
+    host = request.client.host if request.client else None
+    try:
+        remote = ipaddress.ip_address(host) if host else None
+    except ValueError:
+        return True
+    return remote is None or remote.is_loopback or settings.unsafe_dev_mode_exposed
+
+
 DEV_SIGNIN_ERRORS = error_responses(400, 413, 422, 503) | {
     404: {"model": Problem, "description": "Not in development mode"}
 }
@@ -195,7 +208,7 @@ def dev_signin(
     With `start_session`, a session is recorded for the calling browser first, as an
     identity provider would at sign-in, and the token's `sid` names it ("this session").
     """
-    if not context.dev_mode:
+    if not context.dev_mode or not _dev_signin_allowed(request, context.settings):
         raise HTTPException(404, "the development sign-in is off: the server is not in dev mode")
     try:
         user_id = check_external_id(body.user_id.strip(), what="user_id")
@@ -215,15 +228,11 @@ def dev_signin(
         system.wait(outcome.position)
         sid = outcome.session.id if outcome.session else None
     scopes = [s for s in (ME, READ, TERMINATE, AUDIT) if s in body.scopes]
+    ttl = min(DEV_TOKEN_TTL_S, context.settings.jwt_max_lifetime_s)
     token = mint_token(
-        context.settings,
-        sub=user_id,
-        scope=" ".join(scopes),
-        tenant=tenant,
-        sid=sid,
-        ttl=DEV_TOKEN_TTL_S,
+        context.settings, sub=user_id, scope=" ".join(scopes), tenant=tenant, sid=sid, ttl=ttl
     )
-    result = DevToken(access_token=token, expires_in=DEV_TOKEN_TTL_S, sid=sid)
+    result = DevToken(access_token=token, expires_in=ttl, sid=sid)
     return OrjsonResponse(result.model_dump(), headers=NO_STORE)
 
 
