@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     dev_secret_file: Path = Path("var/dev-secret")
     dev_mode: bool = False
     jwt_max_lifetime_s: int = Field(86_400, ge=60, le=30 * 86_400)
-    jwks_lifetime_s: int = Field(300, ge=10, le=86_400)
+    jwks_lifetime_s: int = Field(300, ge=1, le=86_400)
     require_sid: bool = False
     metrics_scope: str | None = Field(None, min_length=1, max_length=255)
     # Explicit opt-outs of safe defaults; see README, Security.
