@@ -49,10 +49,10 @@ def check_dev_exposure(settings: Settings, *, host: str) -> None:
 
 def banner(settings: Settings, *, host: str, port: int, dev: bool) -> str:
     """What `ledger serve` prints before serving: where the docs are, how to get a token."""
-    shown = f"[{host}]" if ":" in host else host
+    shown = "127.0.0.1" if host in WILDCARDS else f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
     lines = [f"Session Ledger on {settings.events_url.redacted()}"]
-    if host in WILDCARDS:
+    if host in WILDCARDS:  # reachable from other machines: say so, not just the local URL
         lines.append(f"Listening on every interface ({host or '*'}), port {port}")
     if settings.dev_mode and not is_loopback_host(host):
         lines.append(

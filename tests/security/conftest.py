@@ -44,7 +44,7 @@ class JwksServer:
 
 
 @pytest.fixture
-def jwks_server(rsa_key: KeyPair, ec_key: KeyPair) -> Iterator[JwksServer]:
+def jwks_server(rsa_key: KeyPair, ec_key: KeyPair) -> Iterator[JwksServer]:  # noqa: F811
     """A JWKS server on 127.0.0.1 serving the IdP's two public keys."""
     state = JwksServer(keys=[rsa_key.jwk, ec_key.jwk])
 

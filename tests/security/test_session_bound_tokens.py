@@ -112,7 +112,9 @@ def test_with_require_sid_a_self_service_token_without_sid_is_refused(
     make_client: Callable[..., TestClient], hs: Minter
 ) -> None:
     client = make_client(require_sid=True)
-    body = assert_problem(client.get("/v1/me/sessions", headers=hs.auth("alice")), 401, "unauthorized")
+    body = assert_problem(
+        client.get("/v1/me/sessions", headers=hs.auth("alice")), 401, "unauthorized"
+    )
     assert body["detail"] == "token has no sid"
     start(client, hs.auth("idp", "sessions:ingest"), "a1")
     assert client.get("/v1/me/sessions", headers=hs.auth("alice", sid="a1")).status_code == 200
