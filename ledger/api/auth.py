@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
@@ -197,14 +197,15 @@ def check_scope(principal: Principal, scope: str) -> None:
         )
 
 
-async def metrics_caller(
-    context: ContextDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> None:
-    """With `LEDGER_METRICS_SCOPE` set, `/metrics` needs a token carrying that scope."""
+async def metrics_caller(context: ContextDep, request: Request) -> None:
+    """With `LEDGER_METRICS_SCOPE` set, `/metrics` needs a token carrying that scope.
+
+    The header is read here, not declared: the endpoint is open by default, and the OpenAPI
+    document says what the default is.
+    """
     scope = context.settings.metrics_scope
     if scope is not None:
-        check_scope(await current_principal(context, credentials), scope)
+        check_scope(await current_principal(context, await bearer(request)), scope)
 
 
 MeCaller = Annotated[Principal, Depends(require_scope(ME))]

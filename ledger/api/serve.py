@@ -54,9 +54,9 @@ def banner(settings: Settings, *, host: str, port: int, dev: bool) -> str:
     lines = [f"Session Ledger on {settings.events_url.redacted()}"]
     if host in WILDCARDS:  # reachable from other machines: say so, not just the local URL
         lines.append(f"Listening on every interface ({host or '*'}), port {port}")
-    if settings.dev_mode and not is_loopback_host(host):
+    if settings.dev_mode and (settings.unsafe_dev_mode_exposed or not is_loopback_host(host)):
         lines.append(
-            "WARNING: DEVELOPMENT MODE ON A PUBLIC ADDRESS (LEDGER_UNSAFE_DEV_MODE_EXPOSED): "
+            "WARNING: DEVELOPMENT MODE EXPOSED (LEDGER_UNSAFE_DEV_MODE_EXPOSED): "
             "ANYONE WHO REACHES IT CAN MINT ADMIN TOKENS"
         )
     lines += [
