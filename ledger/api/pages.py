@@ -137,13 +137,14 @@ class SigninOptions(BaseModel):
 
 
 @router.get("/web/config", tags=["web pages"])
-def signin_options(context: ContextDep) -> SigninOptions:
+def signin_options(context: ContextDep, request: Request) -> SigninOptions:
     """The sign-in options: OpenID Connect (when configured) and the development sign-in."""
     s = context.settings
     oidc = None
     if s.oidc_issuer and s.oidc_client_id:
         oidc = OidcOptions(issuer=s.oidc_issuer, client_id=s.oidc_client_id)
-    return SigninOptions(dev_signin=context.dev_mode, oidc=oidc)
+    dev = context.dev_mode and _dev_signin_allowed(request, s)
+    return SigninOptions(dev_signin=dev, oidc=oidc)
 
 
 PageScope = Literal["sessions:me", "sessions:read", "sessions:terminate", "sessions:audit"]

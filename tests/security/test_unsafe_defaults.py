@@ -149,7 +149,9 @@ def test_the_development_sign_in_answers_loopback_clients_only(
         body = {"user_id": "mallory", "scopes": ["sessions:read"], "start_session": False}
         with TestClient(app, client=("203.0.113.9", 4000)) as remote:
             assert_problem(remote.post("/web/dev-signin", json=body), 404, "not-found")
+            assert remote.get("/web/config").json()["dev_signin"] is False
         with TestClient(app, client=("127.0.0.1", 4000)) as local:
             assert local.post("/web/dev-signin", json=body).status_code == 200
+            assert local.get("/web/config").json()["dev_signin"] is True
     finally:
         system.close()
