@@ -134,7 +134,8 @@ class JwksCache:
 
     def retry_after(self) -> int:
         """Seconds until the circuit breaker allows the next fetch (at least 1)."""
-        return max(1, int(self._retry_at - self.clock()) + 1)
+        wait = self._retry_at - self.clock()
+        return int(wait) + 1 if wait > 0 else 1
 
     def refresh(self) -> None:
         """Fetch the set now unless another caller just did (blocking; coalesced by a lock)."""
