@@ -36,8 +36,10 @@ def test_a_minted_token_carries_the_claims_and_the_configured_iss_and_aud(
 def test_the_development_secret_is_random_private_and_accepted_by_a_dev_app(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    one = make_settings(jwt_secret=None, dev_mode=True, dev_secret_file=tmp_path / "a" / "secret")
-    two = make_settings(jwt_secret=None, dev_mode=True, dev_secret_file=tmp_path / "b" / "secret")
+    # development mode on this test's PostgreSQL backend needs the loud override
+    dev = {"jwt_secret": None, "dev_mode": True, "unsafe_dev_mode_exposed": True}
+    one = make_settings(**dev, dev_secret_file=tmp_path / "a" / "secret")
+    two = make_settings(**dev, dev_secret_file=tmp_path / "b" / "secret")
     token = mint_token(one, sub="alice", scope="sessions:me")
     assert stat.S_IMODE(one.dev_secret_file.stat().st_mode) == 0o600
     assert read_dev_secret(one.dev_secret_file, create=False) != read_dev_secret(
