@@ -43,9 +43,9 @@ def encode_cursor(started_us: int, key: UUID) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-# The range of the µs timestamps a view stores (years 1-9999): a cursor outside it was never
-# handed out, and would overflow SQLite's INTEGER or PostgreSQL's bigint comparisons.
-MIN_STARTED_US, MAX_STARTED_US = -62_135_596_800_000_000, 253_402_300_800_000_000
+# The range of the column a view compares the timestamp with (SQLite INTEGER, PostgreSQL
+# bigint): a value outside it was never handed out and made the driver fail (a 500).
+MIN_STARTED_US, MAX_STARTED_US = -(2**63), 2**63 - 1
 CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]{1,200}")
 KEY_HEX = re.compile(r"[0-9a-f]{32}")
 
