@@ -37,6 +37,7 @@ from ledger.api import (
     wso2_sessions,
 )
 from ledger.api.context import ApiContext
+from ledger.api.headers import ApiHeadersMiddleware
 from ledger.api.keys import TokenVerifier
 from ledger.api.limits import BodyLimitMiddleware
 from ledger.api.metrics import Metrics, MetricsMiddleware
@@ -106,6 +107,7 @@ def create_app(
     app.include_router(session_status.router)
     _include_pages(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(ApiHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=context.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     wso2_sessions.install(app)
