@@ -2,9 +2,10 @@
 
 `bootstrap()` checks the databases and builds the command side (`SessionLedger`), every view
 of the projection registry, the projection runners (views and outbound processes) and the
-background workers (expiry reaper, sealer). `serve` and `project` only choose what to start:
-projections with `run_projections`, workers with `LedgerSystem.start_workers()`. Tests swap
-databases and clocks here and nowhere else. Tests: tests/integration/test_workers.py.
+background workers (expiry reaper, sealer). `build_front()` builds what the HTTP front needs
+besides: the token verifier and the inbound connections. `serve` and `project` only choose
+what to start: projections with `run_projections`, workers with `start_workers()`. Tests
+swap databases and clocks here and nowhere else. Tests: tests/integration/test_workers.py.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from eventsourcing.persistence import PersistenceError
 from ledger.application import Clock, SessionLedger, utc_now
 from ledger.config import Settings
 from ledger.errors import ConfigError
+from ledger.inbound.connections import Connections, load_connections
+from ledger.keys.dev_tokens import read_dev_secret
+from ledger.keys.verifier import TokenVerifier
 from ledger.names import LOG_NAME
 from ledger.persistence.schema import prepare_database
 from ledger.projections.active_sessions import ActiveSessionsView
@@ -124,6 +128,32 @@ def bootstrap(
         )
         system.projections.start()
     return system
+
+
+@dataclass(frozen=True)
+class Front:
+    """What the HTTP front needs besides the system: who signs tokens, who sends messages."""
+
+    verifier: TokenVerifier
+    dev_secret: bool
+    connections: Connections
+
+
+def build_front(settings: Settings) -> Front:
+    """The token verifier (on the development secret in dev mode without keys) and the
+    inbound connections; a missing key or a bad connections file raises ConfigError."""
+    secret = settings.jwt_secret.get_secret_value().encode() if settings.jwt_secret else None
+    dev = False
+    if not settings.has_signing_keys:
+        if not settings.dev_mode:
+            raise ConfigError(
+                "LEDGER_JWT_SECRET",
+                "no signing key: set LEDGER_JWT_SECRET, LEDGER_JWKS_FILE or LEDGER_JWKS_URL "
+                "(or run `ledger serve --dev` for a development secret)",
+            )
+        secret, dev = read_dev_secret(settings.dev_secret_file, create=True), True
+    verifier = TokenVerifier.from_settings(settings, hmac_secret=secret)
+    return Front(verifier=verifier, dev_secret=dev, connections=load_connections(settings))
 
 
 def _build_ledger(settings: Settings, *, clock: Clock, create_tables: bool) -> SessionLedger:

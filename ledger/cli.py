@@ -155,8 +155,8 @@ def token(
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
 ) -> None:
     """Mint a development token signed with the development secret (or LEDGER_JWT_SECRET)."""
-    from ledger.api.tokens import mint_token  # noqa: PLC0415
     from ledger.config import load_settings  # noqa: PLC0415
+    from ledger.keys.dev_tokens import mint_token  # noqa: PLC0415
 
     try:
         typer.echo(

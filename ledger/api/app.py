@@ -38,17 +38,13 @@ from ledger.api import (
 )
 from ledger.api.context import ApiContext
 from ledger.api.headers import ApiHeadersMiddleware
-from ledger.api.keys import TokenVerifier
 from ledger.api.limits import BodyLimitMiddleware
 from ledger.api.metrics import Metrics, MetricsMiddleware
 from ledger.api.problems import PROBLEM_TYPE, install_problem_handlers
 from ledger.api.responses import OrjsonResponse
-from ledger.api.tokens import read_dev_secret
 from ledger.application import Clock, utc_now
-from ledger.bootstrap import LedgerSystem, bootstrap
+from ledger.bootstrap import LedgerSystem, bootstrap, build_front
 from ledger.config import Settings, load_settings
-from ledger.errors import ConfigError
-from ledger.inbound.connections import load_connections
 from ledger.inbound.seam import Inbound
 from ledger.persistence.seen_store import open_seen_store
 
@@ -62,21 +58,6 @@ DESCRIPTION = (
 )
 
 
-def make_verifier(settings: Settings) -> tuple[TokenVerifier, bool]:
-    """The token verifier, and whether it runs on the development secret."""
-    secret = settings.jwt_secret.get_secret_value().encode() if settings.jwt_secret else None
-    dev = False
-    if not settings.has_signing_keys:
-        if not settings.dev_mode:
-            raise ConfigError(
-                "LEDGER_JWT_SECRET",
-                "no signing key: set LEDGER_JWT_SECRET, LEDGER_JWKS_FILE or LEDGER_JWKS_URL "
-                "(or run `ledger serve --dev` for a development secret)",
-            )
-        secret, dev = read_dev_secret(settings.dev_secret_file, create=True), True
-    return TokenVerifier.from_settings(settings, hmac_secret=secret), dev
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -85,13 +66,13 @@ def create_app(
 ) -> FastAPI:
     """Build the API. With `system`, serve it (the caller closes it); else bootstrap one."""
     settings = settings or (system.settings if system is not None else load_settings())
-    verifier, dev = make_verifier(settings)
+    front = build_front(settings)
     context = ApiContext(
         settings=settings,
-        verifier=verifier,
+        verifier=front.verifier,
         metrics=Metrics(),
-        dev_mode=dev,
-        connections=load_connections(settings),
+        dev_mode=front.dev_secret,
+        connections=front.connections,
     )
     app = FastAPI(
         title="Session Ledger",

@@ -1,6 +1,6 @@
 """Bearer-token authentication and scopes: who calls, in which tenant, allowed to do what.
 
-`CurrentPrincipal` verifies `Authorization: Bearer <JWT>` (see `ledger.api.keys`) and reads
+`CurrentPrincipal` verifies `Authorization: Bearer <JWT>` (see `ledger.keys.verifier`) and reads
 `sub`, `scope`, the tenant claim (`LEDGER_TENANT_CLAIM`, `default` when absent) and `sid`.
 The tenant comes from the token only, never from the request. `require_scope("sessions:me")`
 makes a dependency that also checks the scope (403 otherwise). Missing or bad tokens are a
@@ -30,10 +30,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger import validation as check
 from ledger.api.context import ApiContext, ContextDep
-from ledger.api.keys import KeyNotCached, KeysUnavailable, TokenRefused, TokenVerifier
 from ledger.api.problems import ApiProblem, keys_unavailable
 from ledger.api.scopes import Scope
 from ledger.api.sessions import check_current_session
+from ledger.keys.verifier import KeyNotCached, KeysUnavailable, TokenRefused, TokenVerifier
 
 ME, READ, TERMINATE, AUDIT, INGEST = (
     Scope.ME,

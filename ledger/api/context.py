@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
-from ledger.api.keys import TokenVerifier
 from ledger.api.metrics import Metrics
 from ledger.api.problems import ApiProblem
 from ledger.api.verified import VerifiedTokens
@@ -24,6 +23,7 @@ from ledger.bootstrap import LedgerSystem
 from ledger.config import Settings
 from ledger.inbound.connections import Connections
 from ledger.inbound.seam import Inbound
+from ledger.keys.verifier import TokenVerifier
 
 if TYPE_CHECKING:
     from ledger.api.auth import Principal

@@ -15,9 +15,9 @@ from starlette.responses import Response
 from ledger.aggregates.errors import ConcurrencyConflict
 from ledger.api.commands import run_command
 from ledger.api.context import ApiContext, get_context
-from ledger.api.keys import KeysUnavailable
 from ledger.api.problems import ApiProblem, error_responses, keys_unavailable
 from ledger.inbound.seam import Adapter, InboundRequest, Reply
+from ledger.keys.verifier import KeysUnavailable
 
 router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
 NAME = {"description": "The connection's name in LEDGER_CONNECTIONS_FILE"}

@@ -31,8 +31,8 @@ from ledger.api.context import ContextDep, SystemDep
 from ledger.api.problems import ApiProblem, Problem, error_responses
 from ledger.api.responses import OrjsonResponse
 from ledger.api.scopes import PageScope, Scope
-from ledger.api.tokens import mint_token
 from ledger.config import Settings
+from ledger.keys.dev_tokens import mint_token
 from ledger.validation import MAX_USER_AGENT
 
 PAGES_DIR = Path(__file__).parent / "static" / "pages"

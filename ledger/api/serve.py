@@ -20,11 +20,9 @@ from typing import Any
 import typer
 import uvicorn
 
-from ledger.api.app import make_verifier
-from ledger.bootstrap import bootstrap
+from ledger.bootstrap import bootstrap, build_front
 from ledger.config import Settings, is_loopback_host, load_settings
 from ledger.errors import ConfigError
-from ledger.inbound.connections import load_connections
 
 SERVER_OPTIONS: dict[str, Any] = {
     "http": "httptools",
@@ -84,8 +82,7 @@ def run(*, host: str, port: int, workers: int, dev: bool) -> None:
         os.environ["LEDGER_DEV_MODE"] = "true"  # the workers load their settings from it
     settings = load_settings()
     check_dev_exposure(settings, host=host)
-    _, dev_secret = make_verifier(settings)
-    load_connections(settings)  # a bad connections file stops here, with one line
+    dev_secret = build_front(settings).dev_secret  # a bad key or connections file stops here
     bootstrap(settings, run_projections=False).close()  # the database is usable
     typer.echo(banner(settings, host=host, port=port, dev=dev_secret), err=True)
     uvicorn.run(

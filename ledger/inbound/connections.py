@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from ledger import validation as check
-from ledger.api.jwks import JwksCache
-from ledger.api.keys import TokenVerifier, load_jwks_file
 from ledger.config import Settings, is_safe_jwks_url
 from ledger.errors import ConfigError
 from ledger.inbound.keycloak import KeycloakAdapter
@@ -30,6 +28,8 @@ from ledger.inbound.saml import SamlAdapter
 from ledger.inbound.seam import Adapter, Connection
 from ledger.inbound.ssf import SsfAdapter
 from ledger.inbound.wso2 import Wso2Adapter
+from ledger.keys.jwks import JwksCache
+from ledger.keys.verifier import TokenVerifier, load_jwks_file
 
 SETTING = "LEDGER_CONNECTIONS_FILE"
 ADAPTERS: dict[str, type[Adapter]] = {

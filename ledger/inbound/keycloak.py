@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 
 import orjson
 
-from ledger.api.keys import TokenRefused
 from ledger.inbound.commands import (
     Command,
     EndSession,
@@ -33,6 +32,7 @@ from ledger.inbound.commands import (
 )
 from ledger.inbound.parsing import epoch, hmac_hex, json_object, opt_obj, opt_text, same
 from ledger.inbound.seam import Adapter, Connection, InboundRequest, Malformed, Message, Refused
+from ledger.keys.verifier import TokenRefused
 
 DIGESTS = {"HmacSHA256": "sha256", "HmacSHA1": "sha1"}
 ACTIVITY = frozenset({"CODE_TO_TOKEN", "REFRESH_TOKEN"})

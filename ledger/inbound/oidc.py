@@ -24,7 +24,6 @@ import jwt
 import orjson
 
 from ledger import validation as check
-from ledger.api.keys import TokenRefused
 from ledger.inbound.commands import Command, EndSession, EndUserSessions
 from ledger.inbound.seam import (
     Adapter,
@@ -36,6 +35,7 @@ from ledger.inbound.seam import (
     Reply,
     Result,
 )
+from ledger.keys.verifier import TokenRefused
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 TYPES = frozenset({None, "JWT", "logout+jwt", "application/logout+jwt"})

@@ -43,7 +43,7 @@ class Connection:
     secret: bytes | None = None
     issuer: str | None = None
     audience: str | None = None
-    keys: Any = None  # a ledger.api.keys.TokenVerifier when jwks_file/jwks_url is set
+    keys: Any = None  # a ledger.keys.verifier.TokenVerifier when jwks_file/jwks_url is set
     idp_certificate: str | None = None
     replay_window: timedelta = timedelta(days=7)
     options: Mapping[str, Any] = field(default_factory=dict)

@@ -22,7 +22,6 @@ import jwt
 import orjson
 
 from ledger.aggregates.rules import TerminationReason
-from ledger.api.keys import TokenRefused
 from ledger.inbound.commands import (
     Command,
     EndSession,
@@ -43,6 +42,7 @@ from ledger.inbound.seam import (
     Reply,
     Result,
 )
+from ledger.keys.verifier import TokenRefused
 
 CAEP = "https://schemas.openid.net/secevent/caep/event-type/"
 RISC = "https://schemas.openid.net/secevent/risc/event-type/"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.api.keys import KeyNotCached, TokenVerifier
+from ledger.keys.verifier import KeyNotCached, TokenVerifier
 from tests.api.conftest import KeyPair, Minter
 
 

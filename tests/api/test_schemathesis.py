@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from schemathesis.generation.modes import GenerationMode
 
 from ledger.api.app import create_app
-from ledger.api.tokens import mint_token
 from ledger.bootstrap import bootstrap
 from ledger.config import Settings, load_settings
+from ledger.keys.dev_tokens import mint_token
 from ledger.persistence.url import DatabaseURL
 from tests.api.conftest import ALL_SCOPES, AUDIENCE, ISSUER, SECRET
 

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from ledger.api.app import create_app
-from ledger.api.tokens import mint_token, read_dev_secret
 from ledger.bootstrap import LedgerSystem, bootstrap
 from ledger.cli import app as cli
 from ledger.config import Settings
 from ledger.errors import ConfigError
+from ledger.keys.dev_tokens import mint_token, read_dev_secret
 from tests.api.conftest import AUDIENCE, ISSUER, SECRET
 
 

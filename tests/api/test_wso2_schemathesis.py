@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from schemathesis.generation.modes import GenerationMode
 
 from ledger.api.app import create_app
-from ledger.api.tokens import mint_token
 from ledger.config import load_settings
+from ledger.keys.dev_tokens import mint_token
 from ledger.persistence.url import DatabaseURL
 from tests.api.conftest import ALL_SCOPES, SECRET
 from tests.api.test_schemathesis import FUZZ, fuzz_settings, served_schema

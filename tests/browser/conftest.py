@@ -2,7 +2,7 @@
 
 The server runs as a subprocess on 127.0.0.1 with a free port, SQLite in a temporary
 directory and its own development secret; tests seed it through the ingest API with tokens
-minted by `ledger.api.tokens.mint_token`. Chromium is /usr/bin/chromium (Debian's package,
+minted by `ledger.keys.dev_tokens.mint_token`. Chromium is /usr/bin/chromium (Debian's package,
 installed by `make browser` or .ci/browser-setup); without it the tests skip and say so.
 Screenshots go to test-output/screenshots/ (git-ignored).
 """
@@ -25,8 +25,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from ledger.api.tokens import mint_token
 from ledger.config import load_settings
+from ledger.keys.dev_tokens import mint_token
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -13,9 +13,9 @@ import pytest
 
 from ledger.api.app import create_app
 from ledger.api.pages import PAGES_DIR, device_label
-from ledger.api.tokens import mint_token
 from ledger.bootstrap import bootstrap
 from ledger.config import Settings, load_settings
+from ledger.keys.dev_tokens import mint_token
 from tests.browser.conftest import UA
 from tests.conftest import FakeClock
 

@@ -34,7 +34,6 @@ from jwt.algorithms import RSAAlgorithm
 
 from ledger.aggregates import session_uuid
 from ledger.aggregates.session import Session
-from ledger.api.keys import TokenVerifier
 from ledger.application import SessionLedger
 from ledger.config import load_settings
 from ledger.inbound import ingest
@@ -43,6 +42,7 @@ from ledger.inbound.oidc import OidcAdapter
 from ledger.inbound.seam import Adapter, Connection, Inbound, InboundRequest
 from ledger.inbound.ssf import SsfAdapter
 from ledger.inbound.wso2 import Wso2Adapter
+from ledger.keys.verifier import TokenVerifier
 from ledger.persistence.schema import prepare_database
 from ledger.persistence.seen_store import open_seen_store
 from ledger.persistence.url import DatabaseURL

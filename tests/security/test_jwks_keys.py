@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from jwt import PyJWK
 
-from ledger.api.jwks import JwksCache, KeysUnavailable, TokenRefused
+from ledger.keys.jwks import JwksCache, KeysUnavailable, TokenRefused
 from tests.api.conftest import KeyPair, Minter
 from tests.security.conftest import JwksServer, assert_problem
 

@@ -5,7 +5,7 @@ HMAC secret (`LEDGER_JWT_SECRET` or the development secret) takes HS256 only; a 
 the one asymmetric algorithm of its type (RS256 for RSA unless the JWK names another, ES256
 for P-256...). So `alg: none` and algorithm confusion (an HS256 token "signed" with a public
 key) are refused. JWKS keys are selected by `kid`. Keys from `LEDGER_JWKS_URL` live in a
-`JwksCache` (`ledger.api.jwks`): `decode(..., fetch=False)` verifies without I/O (the event
+`JwksCache` (`ledger.keys.jwks`): `decode(..., fetch=False)` verifies without I/O (the event
 loop may call it) and raises `KeyNotCached` only when the set must first be fetched.
 Refusals carry short fixed reasons (safe to show); the underlying error goes to the log.
 Tests: tests/api/test_security.py, tests/api/test_jwks_url.py, tests/security/.
@@ -22,7 +22,9 @@ from typing import Any
 import jwt
 from jwt import PyJWK
 
-from ledger.api.jwks import (
+from ledger.config import Settings
+from ledger.errors import ConfigError
+from ledger.keys.jwks import (
     ASYMMETRIC,
     JwksCache,
     KeyNotCached,
@@ -30,8 +32,6 @@ from ledger.api.jwks import (
     TokenRefused,
     signing_keys,
 )
-from ledger.config import Settings
-from ledger.errors import ConfigError
 
 __all__ = ["KeyNotCached", "KeysUnavailable", "TokenRefused", "TokenVerifier", "load_jwks_file"]
 log = logging.getLogger("ledger.api")
