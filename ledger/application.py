@@ -38,7 +38,7 @@ from ledger.aggregates.rules import (
     IDP_REASONS,
     REVOKE_REASONS,
 )
-from ledger.bulk_commands import BulkCommand, EndAll, ResetPassword, Revoke
+from ledger.bulk_commands import BulkCommand, Closing, EndAll, ResetPassword, Revoke
 from ledger.committer import (
     DEFAULT_GROUP_COMMIT,
     DEFAULT_MAX_BATCH,
@@ -255,7 +255,7 @@ class SessionLedger(Application[UUID]):
             actor=actor,
             at=at,
             keep=keep_session_id,
-            cause=check.text(cause, what="cause", limit=check.MAX_CAUSE),
+            cause=cause,
         )
 
     def reset_password(
@@ -280,7 +280,7 @@ class SessionLedger(Application[UUID]):
             actor=actor,
             at=at,
             keep=keep_session_id,
-            cause=check.text(cause, what="cause", limit=check.MAX_CAUSE),
+            cause=cause,
         )
 
     def revoke(
@@ -297,14 +297,8 @@ class SessionLedger(Application[UUID]):
 
         Each termination's cause is the revocation event's id, or `cause` when given.
         """
-        return self._bulk(
-            tenant,
-            user_id,
-            Revoke(check.reason(reason, allowed=REVOKE_REASONS)),
-            actor=actor,
-            at=at,
-            cause=check.text(cause, what="cause", limit=check.MAX_CAUSE),
-        )
+        command = Revoke(check.reason(reason, allowed=REVOKE_REASONS))
+        return self._bulk(tenant, user_id, command, actor=actor, at=at, cause=cause)
 
     def logout(
         self,
@@ -391,6 +385,7 @@ class SessionLedger(Application[UUID]):
         when = check.client_time(at, now) if at is not None else now
         tenant, actor = check.tenant(tenant), check.actor(actor)
         user_id = check.external_id(user_id, what="user_id")
+        cause = check.text(cause, what="cause", limit=check.MAX_CAUSE)
         reason = command.reason
 
         def decide() -> Decision[BulkOutcome]:
@@ -415,9 +410,7 @@ class SessionLedger(Application[UUID]):
                     terminated.append(sid)
                 elif recorded is not None:
                     expired.append(sid)
-            command.record(
-                account, at=when, actor=actor, event_id=event_id, closed=terminated + expired
-            )
+            command.record(account, Closing(when, actor, event_id, terminated + expired))
             outcome = BulkOutcome(terminated=terminated, expired=expired, event_id=event_id)
             return Decision([account, *changed], outcome)
 

@@ -16,6 +16,21 @@ from ledger.aggregates import Account
 from ledger.aggregates.rules import TerminationReason
 
 
+@dataclass(frozen=True)
+class Closing:
+    """What a bulk command did: when, by whom, its account event's id, the sessions closed."""
+
+    at: datetime
+    actor: str
+    event_id: str | None
+    closed: list[str]
+
+    def event(self) -> str:
+        """The id of the account event being recorded (commands with `account_event`)."""
+        assert self.event_id is not None
+        return self.event_id
+
+
 class BulkCommand(Protocol):
     """Ends every open session of an account; records its own account event, if any."""
 
@@ -27,9 +42,7 @@ class BulkCommand(Protocol):
     def account_event(self) -> bool:
         """True when it records an event of its own on the account (whose id is the cause)."""
 
-    def record(
-        self, account: Account, *, at: datetime, actor: str, event_id: str | None, closed: list[str]
-    ) -> None:
+    def record(self, account: Account, closing: Closing) -> None:
         """Record on `account` what happened, the `closed` sessions included."""
 
 
@@ -40,11 +53,9 @@ class EndAll:
     reason: str
     account_event = False
 
-    def record(
-        self, account: Account, *, at: datetime, actor: str, event_id: str | None, closed: list[str]
-    ) -> None:
+    def record(self, account: Account, closing: Closing) -> None:
         """Only close the sessions in the account."""
-        account.close_sessions(session_ids=closed, at=at)
+        account.close_sessions(session_ids=closing.closed, at=closing.at)
 
 
 @dataclass(frozen=True)
@@ -54,12 +65,11 @@ class ResetPassword:
     reason: str = TerminationReason.PASSWORD_RESET.value
     account_event = True
 
-    def record(
-        self, account: Account, *, at: datetime, actor: str, event_id: str | None, closed: list[str]
-    ) -> None:
+    def record(self, account: Account, closing: Closing) -> None:
         """Record the reset (it closes the sessions)."""
-        assert event_id is not None
-        account.reset_password(at=at, actor=actor, reset_id=event_id, closed=closed)
+        account.reset_password(
+            at=closing.at, actor=closing.actor, reset_id=closing.event(), closed=closing.closed
+        )
 
 
 @dataclass(frozen=True)
@@ -69,9 +79,12 @@ class Revoke:
     reason: str
     account_event = True
 
-    def record(
-        self, account: Account, *, at: datetime, actor: str, event_id: str | None, closed: list[str]
-    ) -> None:
+    def record(self, account: Account, closing: Closing) -> None:
         """Record the revocation (it closes the sessions)."""
-        assert event_id is not None
-        account.revoke(reason=self.reason, at=at, actor=actor, revoke_id=event_id, closed=closed)
+        account.revoke(
+            reason=self.reason,
+            at=closing.at,
+            actor=closing.actor,
+            revoke_id=closing.event(),
+            closed=closing.closed,
+        )

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from ledger import validation as check
 from ledger.aggregates.rules import TerminationReason
 from ledger.api.auth import Auditor, Reader, Terminator
-from ledger.api.commands import run_command
+from ledger.api.commands import end_all, end_session
 from ledger.api.context import ContextDep
 from ledger.api.problems import error_responses, single_valued_query
 from ledger.api.responses import OrjsonResponse
@@ -67,16 +67,13 @@ def terminate_user_session(
     user_id: IdPath, session_id: IdPath, caller: Terminator, context: ContextDep
 ) -> Response:
     """End the session (reason `admin_terminated`) -> 204; again on an ended one -> 204."""
-    run_command(
+    end_session(
         context,
-        "terminate_session",
-        lambda: context.ready_system().ledger.terminate_session(
-            tenant=caller.tenant,
-            session_id=session_id,
-            reason=TerminationReason.ADMIN_TERMINATED,
-            actor=caller.sub,
-            user_id=user_id,
-        ),
+        caller.tenant,
+        user_id=user_id,
+        session_id=session_id,
+        reason=TerminationReason.ADMIN_TERMINATED,
+        actor=caller.sub,
     )
     return Response(status_code=204)
 
@@ -89,15 +86,12 @@ def terminate_user_session(
 )
 def terminate_user_sessions(user_id: IdPath, caller: Terminator, context: ContextDep) -> Response:
     """End every open session of the user (reason `admin_terminated`)."""
-    outcome = run_command(
+    outcome = end_all(
         context,
-        "terminate_all",
-        lambda: context.ready_system().ledger.terminate_all(
-            tenant=caller.tenant,
-            user_id=user_id,
-            reason=TerminationReason.ADMIN_TERMINATED,
-            actor=caller.sub,
-        ),
+        caller.tenant,
+        user_id=user_id,
+        reason=TerminationReason.ADMIN_TERMINATED,
+        actor=caller.sub,
     )
     return OrjsonResponse({"terminated": outcome.terminated})
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 from ledger.aggregates.errors import LedgerError
 from ledger.api.context import ApiContext
 from ledger.api.problems import domain_problem
-from ledger.outcomes import ActivityOutcome, Outcome, StartOutcome, TerminateOutcome
+from ledger.outcomes import ActivityOutcome, BulkOutcome, Outcome, StartOutcome, TerminateOutcome
 
 O = TypeVar("O", bound=Outcome)  # noqa: E741
 log = logging.getLogger("ledger.api")
@@ -47,3 +47,35 @@ def run_command(context: ApiContext, name: str, command: Callable[[], O]) -> O:
         context.metrics.stale.inc()
         log.warning("%s: views did not reach position %s in time", name, outcome.position)
     return outcome
+
+
+def end_session(
+    context: ApiContext, tenant: str, *, user_id: str, session_id: str, reason: str, actor: str
+) -> TerminateOutcome:
+    """End one session of `user_id` for a person (user or admin), read-your-writes."""
+    return run_command(
+        context,
+        "terminate_session",
+        lambda: context.ready_system().ledger.terminate_session(
+            tenant=tenant, session_id=session_id, reason=reason, actor=actor, user_id=user_id
+        ),
+    )
+
+
+def end_all(
+    context: ApiContext,
+    tenant: str,
+    *,
+    user_id: str,
+    reason: str,
+    actor: str,
+    keep: str | None = None,
+) -> BulkOutcome:
+    """End every open session of `user_id` (but `keep`) for a person, read-your-writes."""
+    return run_command(
+        context,
+        "terminate_all",
+        lambda: context.ready_system().ledger.terminate_all(
+            tenant=tenant, user_id=user_id, reason=reason, actor=actor, keep_session_id=keep
+        ),
+    )

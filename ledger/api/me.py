@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from ledger.aggregates.rules import TerminationReason
 from ledger.api.auth import MeCaller
-from ledger.api.commands import run_command
+from ledger.api.commands import end_all, end_session
 from ledger.api.context import ContextDep
 from ledger.api.problems import ApiProblem, error_responses, single_valued_query
 from ledger.api.responses import OrjsonResponse
@@ -50,16 +50,13 @@ def list_my_sessions(caller: MeCaller, context: ContextDep) -> Response:
 )
 def terminate_my_session(session_id: IdPath, caller: MeCaller, context: ContextDep) -> Response:
     """End one of my sessions (reason `user_terminated`) -> 204."""
-    run_command(
+    end_session(
         context,
-        "terminate_session",
-        lambda: context.ready_system().ledger.terminate_session(
-            tenant=caller.tenant,
-            session_id=session_id,
-            reason=TerminationReason.USER_TERMINATED,
-            actor=caller.sub,
-            user_id=caller.sub,
-        ),
+        caller.tenant,
+        user_id=caller.sub,
+        session_id=session_id,
+        reason=TerminationReason.USER_TERMINATED,
+        actor=caller.sub,
     )
     return Response(status_code=204)
 
@@ -85,15 +82,12 @@ def terminate_my_sessions(
             "No current session",
             "keep_current=true needs a token with a sid claim",
         )
-    outcome = run_command(
+    outcome = end_all(
         context,
-        "terminate_all",
-        lambda: context.ready_system().ledger.terminate_all(
-            tenant=caller.tenant,
-            user_id=caller.sub,
-            reason=TerminationReason.USER_TERMINATED,
-            actor=caller.sub,
-            keep_session_id=caller.sid if keep_current else None,
-        ),
+        caller.tenant,
+        user_id=caller.sub,
+        reason=TerminationReason.USER_TERMINATED,
+        actor=caller.sub,
+        keep=caller.sid if keep_current else None,
     )
     return OrjsonResponse({"terminated": outcome.terminated})

@@ -22,15 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from ledger.aggregates.errors import (
-    ConcurrencyConflict,
-    FutureTimestamp,
-    InvalidInput,
-    LedgerError,
-    SessionConflict,
-    SessionEnded,
-    SessionNotFound,
-)
+from ledger.aggregates import errors as domain
+from ledger.aggregates.errors import LedgerError
 from ledger.api.responses import OrjsonResponse
 from ledger.projections.pages import InvalidCursor
 
@@ -102,12 +95,12 @@ def problem_response(
 
 DOMAIN_PROBLEMS: dict[type[LedgerError], tuple[int, str, str]] = {
     InvalidCursor: (422, "invalid-cursor", "Invalid cursor"),
-    FutureTimestamp: (422, "future-time", "Time in the future"),
-    InvalidInput: (422, "invalid-input", "Invalid input"),
-    SessionNotFound: (404, "session-not-found", "Session not found"),
-    SessionEnded: (409, "session-ended", "Session has ended"),
-    SessionConflict: (409, "session-conflict", "Session exists with other data"),
-    ConcurrencyConflict: (409, "concurrent-update", "Concurrent update"),
+    domain.FutureTimestamp: (422, "future-time", "Time in the future"),
+    domain.InvalidInput: (422, "invalid-input", "Invalid input"),
+    domain.SessionNotFound: (404, "session-not-found", "Session not found"),
+    domain.SessionEnded: (409, "session-ended", "Session has ended"),
+    domain.SessionConflict: (409, "session-conflict", "Session exists with other data"),
+    domain.ConcurrencyConflict: (409, "concurrent-update", "Concurrent update"),
     LedgerError: (400, "bad-request", "Bad request"),
 }
 """Each domain error as HTTP sees it: status, problem type slug, title (nearest class wins)."""

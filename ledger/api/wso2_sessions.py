@@ -27,7 +27,7 @@ from ledger import validation as check
 from ledger.aggregates.errors import SessionNotFound
 from ledger.aggregates.rules import TerminationReason
 from ledger.api.auth import ME, READ, REALM, TERMINATE, CurrentPrincipal, Principal, unauthorized
-from ledger.api.commands import run_command
+from ledger.api.commands import end_all, end_session
 from ledger.api.context import ApiContext, ContextDep
 from ledger.api.problems import ApiProblem, single_valued_query
 from ledger.api.responses import OrjsonResponse
@@ -119,27 +119,18 @@ def _end_one(
 ) -> None:
     """End one session of `user_id` as v1 does; a missing one records nothing (WSO2: 204)."""
     with contextlib.suppress(SessionNotFound):
-        run_command(
+        end_session(
             context,
-            "terminate_session",
-            lambda: context.ready_system().ledger.terminate_session(
-                tenant=caller.tenant,
-                session_id=session_id,
-                reason=reason,
-                actor=caller.sub,
-                user_id=user_id,
-            ),
+            caller.tenant,
+            user_id=user_id,
+            session_id=session_id,
+            reason=reason,
+            actor=caller.sub,
         )
 
 
 def _end_all(context: ApiContext, caller: Principal, *, user_id: str, reason: str) -> None:
-    run_command(
-        context,
-        "terminate_all",
-        lambda: context.ready_system().ledger.terminate_all(
-            tenant=caller.tenant, user_id=user_id, reason=reason, actor=caller.sub
-        ),
-    )
+    end_all(context, caller.tenant, user_id=user_id, reason=reason, actor=caller.sub)
 
 
 ME_LIST = wso2_responses(400, 401, 403, 500, 501, 503)
