@@ -43,23 +43,28 @@ class SessionRecord:
         return dict(self.__dict__)
 
 
+_COPIED = (
+    "tenant",
+    "user_id",
+    "started_at",
+    "last_active_at",
+    "expires_at",
+    "ip",
+    "user_agent",
+    "ended_at",
+    "termination_reason",
+    "terminated_by",
+    "termination_cause",
+    "idle_timeout_s",
+    "max_lifetime_s",
+)
+
+
 def record_of(session: Any) -> SessionRecord:
     """The record of a `Session` aggregate's current state."""
     return SessionRecord(
         id=session.session_id,
-        tenant=session.tenant,
-        user_id=session.user_id,
-        started_at=session.started_at,
-        last_active_at=session.last_active_at,
-        expires_at=session.expires_at,
-        ip=session.ip,
-        user_agent=session.user_agent,
         applications=[dict(a) for a in session.applications],
         auth_methods=list(session.auth_methods),
-        ended_at=session.ended_at,
-        termination_reason=session.termination_reason,
-        terminated_by=session.terminated_by,
-        termination_cause=session.termination_cause,
-        idle_timeout_s=session.idle_timeout_s,
-        max_lifetime_s=session.max_lifetime_s,
+        **{name: getattr(session, name) for name in _COPIED},
     )

@@ -7,6 +7,7 @@ Everything stays inside the token's tenant; a session of another user (or tenant
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -32,7 +33,7 @@ from ledger.api.schemas import (
     session_json,
 )
 from ledger.projections.active_sessions import SessionFilter
-from ledger.projections.pages import MAX_LIMIT
+from ledger.projections.pages import MAX_LIMIT, Page
 from ledger.validation import ID_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["admin"], dependencies=[Depends(single_valued_query)])
@@ -122,8 +123,7 @@ def list_sessions(
     page = context.ready_system().active.list_sessions(
         caller.tenant, now=now, filters=filters, limit=limit, cursor=cursor
     )
-    sessions = [session_json(r, now=now) for r in page.sessions]
-    return OrjsonResponse({"sessions": sessions, "next_cursor": page.next_cursor})
+    return page_response(page, now=now)
 
 
 @router.get(
@@ -147,8 +147,7 @@ def user_history(
     page = context.ready_system().history.user_history(
         caller.tenant, user_id, since=since, until=until, limit=limit, cursor=cursor
     )
-    sessions = [session_json(r, now=now, history=True) for r in page.sessions]
-    return OrjsonResponse({"sessions": sessions, "next_cursor": page.next_cursor})
+    return page_response(page, now=now, history=True)
 
 
 @router.get(
@@ -172,3 +171,9 @@ def list_users(
         caller.tenant, now=context.now(), prefix=prefix or None, limit=limit
     )
     return OrjsonResponse({"users": [{"user_id": u, "active_sessions": n} for u, n in counts]})
+
+
+def page_response(page: Page, *, now: datetime, history: bool = False) -> Response:
+    """A page of sessions as the API answers it: `{"sessions": [...], "next_cursor"}`."""
+    sessions = [session_json(r, now=now, history=history) for r in page.sessions]
+    return OrjsonResponse({"sessions": sessions, "next_cursor": page.next_cursor})
