@@ -1,0 +1,93 @@
+"""Outbound: the ledger as an OpenID Shared Signals transmitter and a Standard Webhooks sender.
+
+`build_deliverers(settings, head=...)` opens the outbound store (receivers and outbox, in the
+views database), loads the signing keys and builds the delivery worker; `start()` / `stop()`
+run it. What to send is decided once by the outbox process (`ledger.outbound.outbox`), which
+the projection runner drives like a view; sending is the worker's separate, retryable step.
+Tests: tests/outbound/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
+
+from ledger.config import Settings
+from ledger.outbound.delivery import Deliverer, allow_private
+from ledger.outbound.keys import SigningKeys, load_signing_keys
+from ledger.outbound.store import OutboxStorage, PostgresOutboxStorage, SQLiteOutboxStorage
+from ledger.projections.registry import view_env
+from ledger.projections.runner import ProjectionLock
+
+DEV_ISSUER = "http://127.0.0.1:8000"
+
+
+def transmitter_issuer(settings: Settings) -> str | None:
+    """`LEDGER_ISSUER`, or the development server's URL in development mode."""
+    return settings.issuer or (DEV_ISSUER if settings.dev_mode else None)
+
+
+def open_store(settings: Settings, *, create: bool = True) -> tuple[OutboxStorage, Any]:
+    """The outbound store on the views database (tables created if missing), and its factory."""
+    env = Environment("outbound", view_env("outbound", settings.events_url, settings.views_url))
+    factory = InfrastructureFactory.construct(env=env)
+    cls = PostgresOutboxStorage if settings.views_url.is_postgres else SQLiteOutboxStorage
+    store = cls(factory.datastore)  # type: ignore[attr-defined]
+    if create:
+        store.create_table()
+    return store, factory
+
+
+@dataclass
+class Outbound:
+    """What the API and the worker share: store, keys, issuer, and the worker (maybe)."""
+
+    settings: Settings
+    store: OutboxStorage
+    keys: SigningKeys | None
+    issuer: str | None
+    head: Callable[[], int]
+    deliverer: Deliverer | None = None
+    _factory: Any = field(default=None, repr=False)
+
+    @property
+    def allow_private(self) -> bool:
+        """Whether receivers' URLs may name private addresses."""
+        return allow_private(self.settings)
+
+    def start(self) -> None:
+        """Start the delivery worker (when this process runs one)."""
+        if self.deliverer is not None:
+            self.deliverer.start()
+
+    def wake(self) -> None:
+        """Tell the worker something was queued."""
+        if self.deliverer is not None:
+            self.deliverer.wake()
+
+    def stop(self) -> None:
+        """Stop the worker and close the store."""
+        if self.deliverer is not None:
+            self.deliverer.stop()
+        with contextlib.suppress(Exception):
+            self._factory.close()
+
+
+def build_deliverers(
+    settings: Settings, *, head: Callable[[], int], run: bool = True
+) -> Outbound:
+    """The outbound parts of one process; with `run`, a delivery worker too."""
+    store, factory = open_store(settings)
+    keys = load_signing_keys(settings)
+    outbound = Outbound(
+        settings, store, keys, transmitter_issuer(settings), head, _factory=factory
+    )
+    if run:
+        lock = ProjectionLock("outbound-delivery", settings.views_url)
+        outbound.deliverer = Deliverer(store, keys, settings, lock=lock)
+    return outbound
