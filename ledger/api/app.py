@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from ledger.api import admin, ingest, me, oidc, ops
+from ledger.api import admin, ingest, me, oidc, ops, ssf, webhooks
 from ledger.api.context import ApiContext
 from ledger.api.keys import TokenVerifier
 from ledger.api.limits import BodyLimitMiddleware
@@ -38,6 +38,7 @@ from ledger.bootstrap import LedgerSystem, bootstrap
 from ledger.config import Settings, load_settings
 from ledger.errors import ConfigError
 from ledger.persistence.jti_store import open_jti_store
+from ledger.outbound import start_outbound
 from ledger.reaper import Reaper
 
 log = logging.getLogger("ledger.api")
@@ -84,7 +85,8 @@ def create_app(
     )
     app.state.ledger = context
     install_problem_handlers(app)
-    for router in (me.router, admin.router, ingest.router, oidc.router, ops.router):
+    for router in (me.router, admin.router, ingest.router, oidc.router, ops.router, ssf.router,
+                   webhooks.router):  # fmt: skip
         app.include_router(router)
     _include_pages(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
@@ -111,6 +113,7 @@ def _lifespan(
                 )
                 reaper.start()
             context.metrics.lag.source = running.lag
+            app.state.outbound = start_outbound(settings, running, context.metrics.registry)
             context.system = running
             gc.freeze()
             yield
@@ -119,6 +122,8 @@ def _lifespan(
             context.system = None
             if reaper is not None:
                 reaper.stop()
+            if getattr(app.state, "outbound", None) is not None:
+                app.state.outbound.stop()
             if context.jti_store is not None:
                 context.jti_store.close()
             if system is None:

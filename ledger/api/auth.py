@@ -33,7 +33,8 @@ ME, READ, TERMINATE, AUDIT, INGEST = (
     "sessions:audit",
     "sessions:ingest",
 )
-SCOPES = (ME, READ, TERMINATE, AUDIT, INGEST)
+SSF_MANAGE, SSF_READ, WEBHOOKS_MANAGE = "ssf.manage", "ssf.read", "webhooks:manage"
+SCOPES = (ME, READ, TERMINATE, AUDIT, INGEST, SSF_MANAGE, SSF_READ, WEBHOOKS_MANAGE)
 REALM = 'Bearer realm="session-ledger"'
 bearer = HTTPBearer(
     auto_error=False, bearerFormat="JWT", description="A JWT (see README.md, Authentication)"

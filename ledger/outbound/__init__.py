@@ -91,3 +91,19 @@ def build_deliverers(
         lock = ProjectionLock("outbound-delivery", settings.views_url)
         outbound.deliverer = Deliverer(store, keys, settings, lock=lock)
     return outbound
+
+
+def start_outbound(settings: Settings, system: Any, registry: Any = None) -> Outbound:
+    """Build and start the outbound parts of a process running `system` (a LedgerSystem);
+    the delivery worker runs where the projections run. Metrics go to `registry` if given."""
+    from ledger.outbound.metrics import OutboundCollector  # noqa: PLC0415
+
+    outbound = build_deliverers(
+        settings,
+        head=lambda: system.ledger.recorder.max_notification_id() or 0,
+        run=system.projections is not None,
+    )
+    if registry is not None:
+        registry.register(OutboundCollector(outbound))
+    outbound.start()
+    return outbound

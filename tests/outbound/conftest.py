@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ledger.bootstrap import LedgerSystem
+from ledger.api.tokens import mint_token
+from ledger.bootstrap import LedgerSystem, bootstrap
 from ledger.config import Settings
 from ledger.outbound.keys import generate_pem
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 TRANSMITTER = "https://ledger.example.test"
 
@@ -48,3 +54,21 @@ def outbound_settings(make_settings: Callable[..., Settings], key_file: Path) ->
         pg_pool_size=2,
         reaper_interval_s=3600,
     )
+
+
+@pytest.fixture
+def transmitter(outbound_settings: Settings, clock: Any) -> Iterator[Any]:
+    """The API of a transmitter (projections and delivery running), as a TestClient."""
+    from ledger.api.app import create_app
+
+    system = bootstrap(outbound_settings, run_projections=True)
+    with TestClient(create_app(outbound_settings, system=system)) as client:
+        client.system = system  # type: ignore[attr-defined]
+        yield client
+    system.close()
+
+
+def auth(settings: Settings, sub: str = "rp-1", scope: str = "ssf.manage", **kw: Any) -> dict[str, str]:
+    """An Authorization header with a token of `sub` (tenant `acme` unless given)."""
+    token = mint_token(settings, sub=sub, scope=scope, tenant=kw.pop("tenant", "acme"), **kw)
+    return {"Authorization": f"Bearer {token}"}
