@@ -72,3 +72,14 @@ def auth(settings: Settings, sub: str = "rp-1", scope: str = "ssf.manage", **kw:
     """An Authorization header with a token of `sub` (tenant `acme` unless given)."""
     token = mint_token(settings, sub=sub, scope=scope, tenant=kw.pop("tenant", "acme"), **kw)
     return {"Authorization": f"Bearer {token}"}
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 15.0) -> None:
+    """Poll `condition` until it is true (AssertionError after `timeout` seconds)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
