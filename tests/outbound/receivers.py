@@ -30,6 +30,7 @@ class Receiver:
         self.attempts = 0
         self.problems: list[str] = []
         self.authorizations: list[str | None] = []
+        self.ids: list[str | None] = []
         self._lock = threading.Lock()
         receiver = self
 
@@ -56,6 +57,7 @@ class Receiver:
         with self._lock:
             self.attempts += 1
             self.authorizations.append(headers.get("Authorization"))
+            self.ids.append({k.lower(): v for k, v in headers.items()}.get("webhook-id"))
             if self.mode == "down":
                 return 503, None
             if self.mode == "gone":
@@ -119,7 +121,6 @@ class WebhookReceiver(Receiver):
 
     def __init__(self) -> None:
         self.secret: str | None = None
-        self.ids: list[str] = []
         super().__init__()
 
     def verify(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
