@@ -1,6 +1,10 @@
-"""The one seam where the ledger is wired: settings in, a ready `LedgerSystem` out.
+"""The composition root: settings in, a ready `LedgerSystem` out. Nothing else wires.
 
-Tests swap databases and clocks here and nowhere else. Tests: tests/conftest.py uses it.
+`bootstrap()` checks the databases and builds the command side (`SessionLedger`), every view
+of the projection registry, the projection runners (views and outbound processes) and the
+background workers (expiry reaper, sealer). `serve` and `project` only choose what to start:
+projections with `run_projections`, workers with `LedgerSystem.start_workers()`. Tests swap
+databases and clocks here and nowhere else. Tests: tests/integration/test_workers.py.
 """
 
 from __future__ import annotations
@@ -9,36 +13,45 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventsourcing.persistence import InfrastructureFactory, PersistenceError
-from eventsourcing.utils import Environment
+from eventsourcing.persistence import PersistenceError
 
 from ledger.application import Clock, SessionLedger, utc_now
 from ledger.config import Settings
 from ledger.errors import ConfigError
+from ledger.names import LOG_NAME
 from ledger.persistence.schema import prepare_database
 from ledger.projections.active_sessions import ActiveSessionsView
 from ledger.projections.batching import SessionView
-from ledger.projections.registry import PROJECTIONS, view_env
+from ledger.projections.registry import open_view, specs
 from ledger.projections.runner import Projections, wait_for
 from ledger.projections.session_history import SessionHistoryView
+from ledger.reaper import Reaper
+from ledger.seals import seal_new_events
+from ledger.workers import Periodic, Worker
 
 
 @dataclass
 class LedgerSystem:
-    """The command side, the query-side views, and (maybe) the projections running here."""
+    """The command side, the views, and what runs in the background of this process."""
 
     settings: Settings
     ledger: SessionLedger
-    active: ActiveSessionsView
-    history: SessionHistoryView
+    views: dict[str, SessionView]
     projections: Projections | None = None
     clock: Clock = utc_now
+    workers: list[Worker] = field(default_factory=list)
     _factories: list[Any] = field(default_factory=list)
+    _started: list[Worker] = field(default_factory=list)
 
     @property
-    def views(self) -> dict[str, SessionView]:
-        """Every view by projection name."""
-        return {"active_sessions": self.active, "session_history": self.history}
+    def active(self) -> ActiveSessionsView:
+        """The `active_sessions` view."""
+        return self.views["active_sessions"]  # type: ignore[return-value]
+
+    @property
+    def history(self) -> SessionHistoryView:
+        """The `session_history` view."""
+        return self.views["session_history"]  # type: ignore[return-value]
 
     def wait(self, position: int | None, timeout: float | None = None) -> bool:
         """Block until every view has processed `position` (read-your-writes)."""
@@ -49,12 +62,25 @@ class LedgerSystem:
         """How many notifications each view is behind the log."""
         head = self.ledger.recorder.max_notification_id() or 0
         return {
-            name: head - (view.max_tracking_id("SessionLedger") or 0)
-            for name, view in self.views.items()
+            name: head - (view.max_tracking_id(LOG_NAME) or 0) for name, view in self.views.items()
         }
 
+    def start_workers(self) -> None:
+        """Start the background workers (reaper, sealer, deliverers); idempotent."""
+        for worker in self.workers:
+            if worker not in self._started:
+                worker.start()
+                self._started.append(worker)
+
+    def stop_workers(self) -> None:
+        """Stop the workers started here."""
+        for worker in reversed(self._started):
+            worker.stop()
+        self._started.clear()
+
     def close(self) -> None:
-        """Stop the projections and close every connection."""
+        """Stop the workers and the projections, and close every connection."""
+        self.stop_workers()
         if self.projections is not None:
             self.projections.stop()
         self.ledger.close()
@@ -63,62 +89,64 @@ class LedgerSystem:
                 factory.close()
 
 
-def open_view(
-    name: str, settings: Settings, *, prefix: str = "", create: bool = True
-) -> tuple[SessionView, Any]:
-    """A view object on the views database (tables created if missing), and its factory."""
-    spec = PROJECTIONS[name]
-    env = Environment(name, view_env(name, settings.events_url, settings.views_url))
-    factory = InfrastructureFactory.construct(env=env)
-    view_class = spec.view_class(settings.views_url)
-    datastore = factory.datastore  # type: ignore[attr-defined]
-    view = view_class(datastore, prefix=prefix)
-    if create:
-        view.create_table()
-    return view, factory
-
-
 def bootstrap(
     settings: Settings, *, clock: Clock = utc_now, run_projections: bool | None = None
 ) -> LedgerSystem:
-    """Check the databases, build the ledger and the views, maybe start the projections."""
-    events, views = settings.events_url, settings.views_url
-    can_create = prepare_database(events, setting="LEDGER_DATABASE_URL")
+    """Check the databases, build everything; start the projections when asked (or configured).
+
+    The workers are built, not started: `serve` and `project` call `start_workers()`.
+    """
+    can_create = prepare_database(settings.events_url, setting="LEDGER_DATABASE_URL")
     can_create_views = can_create
-    if views != events:
-        can_create_views = prepare_database(views, setting="LEDGER_VIEWS_DATABASE_URL")
-    env = events.library_env(pool_size=2, max_overflow=settings.pg_pool_size)
-    if not can_create:
-        env["CREATE_TABLE"] = "no"
+    if settings.views_url != settings.events_url:
+        can_create_views = prepare_database(settings.views_url, setting="LEDGER_VIEWS_DATABASE_URL")
     try:
-        ledger = SessionLedger(
-            env,
-            clock=clock,
-            activity_granularity_s=settings.activity_granularity_s,
-            default_idle_timeout_s=settings.default_idle_timeout_s,
-            default_max_lifetime_s=settings.default_max_lifetime_s,
-            group_commit=settings.group_commit,
-            group_commit_max_batch=settings.group_commit_max_batch,
-            group_commit_max_wait_s=settings.group_commit_max_wait_ms / 1000,
-        )
-        active, f1 = open_view("active_sessions", settings, create=can_create_views)
-        history, f2 = open_view("session_history", settings, create=can_create_views)
+        ledger = _build_ledger(settings, clock=clock, create_tables=can_create)
+        opened = {
+            name: open_view(name, settings, create=can_create_views) for name in specs("view")
+        }
     except PersistenceError as e:
         raise ConfigError("LEDGER_DATABASE_URL", f"cannot use the database: {e}") from None
     system = LedgerSystem(
         settings=settings,
         ledger=ledger,
-        active=active,  # type: ignore[arg-type]
-        history=history,  # type: ignore[arg-type]
+        views={name: view for name, (view, _) in opened.items()},
         clock=clock,
-        _factories=[f1, f2],
+        _factories=[factory for _, factory in opened.values()],
     )
+    system.workers = _build_workers(system)
     if settings.run_projections if run_projections is None else run_projections:
         system.projections = Projections(
-            events=events,
-            views=views,
+            events=settings.events_url,
+            views=settings.views_url,
             batch=settings.projection_batch,
             create_tables=can_create_views,
         )
         system.projections.start()
     return system
+
+
+def _build_ledger(settings: Settings, *, clock: Clock, create_tables: bool) -> SessionLedger:
+    env = settings.events_url.library_env(pool_size=2, max_overflow=settings.pg_pool_size)
+    if not create_tables:
+        env["CREATE_TABLE"] = "no"
+    return SessionLedger(
+        env,
+        clock=clock,
+        activity_granularity_s=settings.activity_granularity_s,
+        default_idle_timeout_s=settings.default_idle_timeout_s,
+        default_max_lifetime_s=settings.default_max_lifetime_s,
+        group_commit=settings.group_commit,
+        group_commit_max_batch=settings.group_commit_max_batch,
+        group_commit_max_wait_s=settings.group_commit_max_wait_ms / 1000,
+    )
+
+
+def _build_workers(system: LedgerSystem) -> list[Worker]:
+    """The background workers of a process that runs the projections."""
+    settings = system.settings
+    url = settings.events_url
+    return [
+        Reaper(system.ledger, system.active, system.clock, settings.reaper_interval_s),
+        Periodic("sealer", settings.seal_interval_s, lambda: seal_new_events(url)),
+    ]

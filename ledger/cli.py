@@ -43,6 +43,7 @@ def db_init(
     """Create the tables, the append-only triggers, the seal table and the views (idempotent)."""
     from ledger.bootstrap import bootstrap  # noqa: PLC0415
     from ledger.config import load_settings  # noqa: PLC0415
+    from ledger.names import tracking_table  # noqa: PLC0415
     from ledger.persistence.schema import grant_insert_only  # noqa: PLC0415
     from ledger.seals import SEAL_TABLE, LogStore  # noqa: PLC0415
 
@@ -50,7 +51,7 @@ def db_init(
         settings = load_settings()
         system = bootstrap(settings, run_projections=False)
         tables = [t for v in system.views.values() for t in v.view_tables()]
-        tables += [f"{name}_tracking" for name in system.views]
+        tables += [tracking_table(name) for name in system.views]
         system.close()
         with LogStore.open(settings.events_url) as store:
             store.create_seal_table()
@@ -69,10 +70,11 @@ def db_init(
 def project(
     once: Annotated[bool, typer.Option(help="Catch up, reap once, and exit.")] = False,
 ) -> None:
-    """Run the projections, the expiry reaper and the periodic seal as a process of their own."""
+    """Run the projections and the background workers (reaper, sealer) as their own process."""
     from ledger.bootstrap import bootstrap  # noqa: PLC0415
     from ledger.config import load_settings  # noqa: PLC0415
-    from ledger.reaper import Reaper, reap  # noqa: PLC0415
+    from ledger.outbound.runtime import start_outbound  # noqa: PLC0415
+    from ledger.reaper import reap  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
@@ -91,36 +93,16 @@ def project(
         system.close()
         typer.echo(f"caught up: {caught_up}; expired: {len(outcome.expired)}")
         raise typer.Exit(0 if caught_up else 1)
-    reaper = Reaper(system.ledger, system.active, system.clock, settings.reaper_interval_s)
-    reaper.start()
-    sealer = _start_sealer(system, settings.seal_interval_s, stop)
+    system.start_workers()
+    try:
+        outbound = start_outbound(settings, system)  # the delivery worker
+    except ConfigError as e:
+        system.close()
+        raise fail(str(e)) from None
     typer.echo("projections running; Ctrl-C to stop", err=True)
     stop.wait()
-    reaper.stop()
-    if sealer is not None:
-        sealer.join(timeout=10)
+    outbound.stop()
     system.close()
-
-
-def _start_sealer(
-    system: object, interval: float, stop: threading.Event
-) -> threading.Thread | None:
-    """Seal new events every `interval` seconds (see `ledger.seals`), if sealing is available."""
-    try:
-        from ledger import seals  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - sealing arrives with the replay tools
-        return None
-
-    def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                seals.seal_new_events(system)
-            except Exception as e:  # keep running; the next period retries
-                logging.getLogger("ledger.seals").warning("sealing failed: %s", e)
-
-    thread = threading.Thread(target=loop, name="sealer", daemon=True)
-    thread.start()
-    return thread
 
 
 @app.command()
@@ -159,7 +141,7 @@ def serve(
         bool, typer.Option(help="Development mode: a random signing secret under var/.")
     ] = False,
 ) -> None:
-    """Serve the HTTP API (uvicorn), with projections and the reaper in the same process."""
+    """Serve the HTTP API (uvicorn), with the projections and the workers (reaper, sealer)."""
     from ledger.api.serve import run  # noqa: PLC0415
 
     try:

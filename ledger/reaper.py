@@ -7,14 +7,10 @@ aggregate, so a stale view never expires a live session. Tests: tests/integratio
 
 from __future__ import annotations
 
-import logging
-import threading
-
 from ledger.application import Clock, SessionLedger
 from ledger.outcomes import ExpireOutcome
 from ledger.projections.active_sessions import ActiveSessionsView
-
-log = logging.getLogger("ledger.reaper")
+from ledger.workers import Periodic
 
 
 def reap(
@@ -38,33 +34,16 @@ def reap(
     return ExpireOutcome(position=position, expired=expired)
 
 
-class Reaper:
-    """Runs `reap` every `interval` seconds in a background thread."""
+class Reaper(Periodic):
+    """Runs `reap` every `interval` seconds in a background thread (a `Periodic` worker)."""
 
     def __init__(
         self, ledger: SessionLedger, active: ActiveSessionsView, clock: Clock, interval: float
     ) -> None:
-        self.ledger, self.active, self.clock, self.interval = ledger, active, clock, interval
-        self.runs = 0
+        super().__init__("reaper", interval, self.run_once)
+        self.ledger, self.active, self.clock = ledger, active, clock
         self.expired = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
 
-    def start(self) -> None:
-        """Start the background thread."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop it."""
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                outcome = reap(self.ledger, self.active, self.clock)
-            except Exception as e:  # keep reaping; the next run retries
-                log.warning("reaper run failed: %s", e)
-                continue
-            self.runs += 1
-            self.expired += len(outcome.expired)
+    def run_once(self) -> None:
+        """Record every due expiry now."""
+        self.expired += len(reap(self.ledger, self.active, self.clock).expired)

@@ -316,7 +316,7 @@ def _link(seq: int, after: int, upto: int, prev: str, *, rows: list[EventRow], s
     return replace(link, hash=link.expected_hash())
 
 
-def seal_new_events(system: Any) -> list[Seal]:
-    """Seal the events recorded since the last seal (`ledger project` calls this periodically)."""
-    with LogStore.open(system.settings.events_url) as store:
+def seal_new_events(url: DatabaseURL) -> list[Seal]:
+    """Seal the events recorded since the last seal (the sealer worker runs this periodically)."""
+    with LogStore.open(url) as store:
         return seal(store)

@@ -11,7 +11,7 @@ from uuid import UUID
 import typer
 
 from ledger.persistence.url import DatabaseURL
-from ledger.projections.registry import PROJECTIONS
+from ledger.projections.registry import specs
 from ledger.seals import LogStore, Seal
 from ledger.seals import seal as seal_log
 from replay_tools.app import EXIT_DISCREPANCY, Json, app, configured, fail
@@ -20,17 +20,19 @@ from replay_tools.output import print_json, print_table, progress_bar, say
 from replay_tools.seal_check import Finding, SealReport, verify_seals
 from replay_tools.verify import ViewReport, verify_view
 
+VIEWS = specs("view")
+
 Projection = Annotated[
     str | None,
-    typer.Option(help=f"One view only: {', '.join(PROJECTIONS)} (default: every view)."),
+    typer.Option(help=f"One view only: {', '.join(VIEWS)} (default: every view)."),
 ]
 
 
 def _names(projection: str | None) -> list[str]:
     if projection is None:
-        return list(PROJECTIONS)
-    if projection not in PROJECTIONS:
-        raise fail(f"--projection: unknown view {projection!r}; one of {', '.join(PROJECTIONS)}")
+        return list(VIEWS)
+    if projection not in VIEWS:
+        raise fail(f"--projection: unknown view {projection!r}; one of {', '.join(VIEWS)}")
     return [projection]
 
 

@@ -20,7 +20,8 @@ from eventsourcing.utils import Environment
 
 from ledger.config import Settings
 from ledger.persistence.schema import prepare_database
-from ledger.projections.deltas import from_us
+from ledger.projections.deltas import SESSION_TOPICS, from_us
+from ledger.projections.feed import open_feed
 from ledger.projections.rebuild import catch_up
 from ledger.projections.registry import PROJECTIONS, view_env
 from replay_tools.snapshot import Snapshot
@@ -101,15 +102,13 @@ def _views_setting(settings: Settings) -> str:
 
 
 def _log_reader(settings: Settings) -> Any:
-    """The log as the projections read it, on one connection."""
-    from ledger.projections.feed import SessionLedgerFeed  # noqa: PLC0415
-
+    """The log as the views read it, on one connection."""
     prepare_database(settings.events_url)
-    return SessionLedgerFeed(settings.events_url.library_env(pool_size=1, max_overflow=0))
+    return open_feed(settings.events_url.library_env(pool_size=1, max_overflow=0), SESSION_TOPICS)
 
 
 def _open_scratch(name: str, settings: Settings) -> tuple[Any, Any]:
-    """The scratch view (like `ledger.bootstrap.open_view`, with one connection, not five)."""
+    """The scratch view (as `ledger.projections.registry.open_view` makes, on one connection)."""
     values = view_env(name, settings.events_url, settings.views_url)
     for key in [k for k in values if k.endswith(("POOL_SIZE", "MAX_OVERFLOW"))]:
         values[key] = "1"

@@ -1,8 +1,8 @@
 """The FastAPI application factory: `create_app(settings, system=..., clock=...)`.
 
 No side effects at import. The factory checks the signing keys (a ConfigError names the
-setting); the lifespan bootstraps the ledger unless a system is given, starts the expiry
-reaper when projections run in this process, and closes what it opened on shutdown.
+setting); the lifespan bootstraps the system unless one is given, starts its background
+workers (reaper, sealer) when projections run in this process, and closes what it opened.
 Once started, it moves every object alive into the collector's permanent generation
 (`gc.freeze`, undone at shutdown): the ~100,000 objects of the loaded application are no
 longer traversed by each full collection, which otherwise paused a busy server for up to
@@ -38,8 +38,7 @@ from ledger.bootstrap import LedgerSystem, bootstrap
 from ledger.config import Settings, load_settings
 from ledger.errors import ConfigError
 from ledger.persistence.jti_store import open_jti_store
-from ledger.outbound import start_outbound
-from ledger.reaper import Reaper
+from ledger.outbound.runtime import start_outbound
 
 log = logging.getLogger("ledger.api")
 STATIC = Path(__file__).parent / "static"
@@ -98,20 +97,16 @@ def create_app(
 def _lifespan(
     context: ApiContext, *, system: LedgerSystem | None, clock: Clock
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Startup and shutdown: the ledger (bootstrapped unless given), replay store, reaper."""
+    """Startup and shutdown: the system (bootstrapped unless given), its workers, replay store."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = context.settings
         running = system or bootstrap(settings, clock=clock)
-        reaper: Reaper | None = None
         try:
             context.jti_store = open_jti_store(settings.events_url)
-            if running.projections is not None:  # projections run here: so does the reaper
-                reaper = Reaper(
-                    running.ledger, running.active, running.clock, settings.reaper_interval_s
-                )
-                reaper.start()
+            if running.projections is not None:  # projections run here: so do the workers
+                running.start_workers()
             context.metrics.lag.source = running.lag
             app.state.outbound = start_outbound(settings, running, context.metrics.registry)
             context.system = running
@@ -120,8 +115,7 @@ def _lifespan(
         finally:
             gc.unfreeze()
             context.system = None
-            if reaper is not None:
-                reaper.stop()
+            running.stop_workers()
             if getattr(app.state, "outbound", None) is not None:
                 app.state.outbound.stop()
             if context.jti_store is not None:

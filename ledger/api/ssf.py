@@ -20,7 +20,8 @@ from starlette.responses import Response
 from ledger.api.auth import SSF_MANAGE, SSF_READ, CurrentPrincipal, Principal, require_scope
 from ledger.api.problems import ApiProblem
 from ledger.api.responses import OrjsonResponse
-from ledger.outbound import Outbound, control, queue, receivers
+from ledger.outbound import control, queue, receivers
+from ledger.outbound.runtime import Outbound
 from ledger.outbound.sets import ALL
 from ledger.outbound.store import SSF
 from ledger.outbound.streams import POLL, PUSH, StreamError, build_config, public

@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 from ledger.outbound import queue, receivers
 
 if TYPE_CHECKING:
-    from ledger.outbound import Outbound
+    from ledger.outbound.runtime import Outbound
 
 APP_NAME = "SessionLedger"
 

@@ -17,7 +17,7 @@ from eventsourcing.persistence import Tracking
 
 from ledger.aggregates import session_uuid
 from ledger.projections.batching import BatchingProjection, SessionView
-from ledger.projections.deltas import SessionDelta, to_us
+from ledger.projections.deltas import SESSION_TOPICS, SessionDelta, to_us
 from ledger.projections.pages import Page, check_limit, decode_cursor, encode_cursor
 from ledger.projections.rows import (
     START_COLUMNS,
@@ -264,3 +264,4 @@ class ActiveSessions(BatchingProjection[ActiveSessionsView]):
     """Keeps `active_sessions` up to date from the notification log."""
 
     name = "active_sessions"
+    consumes = SESSION_TOPICS

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.aggregates import Session
+from ledger.projections.feed import Skipped, topics
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The event classes the @event decorator made (attributes mypy cannot see).
@@ -20,6 +21,8 @@ STARTED: type[Any] = Session.Started  # type: ignore[attr-defined]
 ACTIVITY: type[Any] = Session.ActivityRecorded  # type: ignore[attr-defined]
 JOINED: type[Any] = Session.ApplicationJoined  # type: ignore[attr-defined]
 TERMINATED: type[Any] = Session.Terminated  # type: ignore[attr-defined]
+SESSION_TOPICS = topics(STARTED, ACTIVITY, JOINED, TERMINATED)
+"""What the session views consume: every `Session` event (no `Account` event)."""
 
 
 def to_us(moment: datetime) -> int:
@@ -81,13 +84,15 @@ def fold(events: Iterable[Any]) -> list[SessionDelta]:
     deltas: dict[UUID, SessionDelta] = {}
     for event in events:
         kind = type(event)
+        if kind is Skipped:  # an Account event: the views keep no account state
+            continue
         if kind is STARTED:
             key = event.originator_id
             delta = deltas.setdefault(key, SessionDelta(key=key))
             delta.start = dict(vars(event))
             continue
         if kind not in _SESSION_UPDATES:
-            continue
+            raise TypeError(f"the session views do not consume {kind.__qualname__}")
         key = event.originator_id
         delta = deltas.get(key) or deltas.setdefault(key, SessionDelta(key=key))
         if kind is ACTIVITY:

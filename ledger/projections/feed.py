@@ -1,39 +1,51 @@
-"""What the projections read: the ledger's log, decoding only the events views use.
+"""What a projection reads: the ledger's log, decoding only the events it consumes.
 
-The views are kept from `Session` events alone; `Account` events only move the tracking
-position. `SessionLedgerFeed` is the `SessionLedger` (same name, same tables) with a mapper
-that turns every other event into a `Skipped` marker without decoding its state, which roughly
-halves the work of a catch-up. Tests: tests/integration/test_projection_runner.py.
+Every projection declares `consumes`, the topics of the events it handles. Its feed is the
+`SessionLedger` (same name, same tables) with a mapper that decodes those events and turns
+every other one into a `Skipped` marker (topic and position, state not decoded). The library's
+own topic filter is not used: a projection must see every notification so that its tracking
+position follows the log (read-your-writes waits on it), and a marker makes an event a
+projection does not handle visible in its code instead of silently absent.
+Tests: tests/integration/test_projection_kinds.py, tests/unit/test_deltas_and_cursors.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import get_topic
 
 from ledger.application import SessionLedger
-
-SESSION_TOPIC_PREFIX = "ledger.aggregates.session:Session."
+from ledger.names import LOG_NAME
 
 
 @dataclass(frozen=True)
 class Skipped:
-    """An event no view uses (its state is not decoded)."""
+    """An event the projection does not consume (its state is not decoded)."""
 
     originator_id: UUID | str
     originator_version: int
     topic: str
 
 
-class ViewFeedMapper(Mapper[UUID]):
-    """Decodes `Session` events; anything else becomes `Skipped`."""
+def topics(*event_classes: type[Any]) -> frozenset[str]:
+    """The topics of `event_classes` (what a projection's `consumes` holds)."""
+    return frozenset(get_topic(cls) for cls in event_classes)
+
+
+class FeedMapper(Mapper[UUID]):
+    """Decodes the consumed events; anything else becomes `Skipped`."""
+
+    consumes: frozenset[str] = frozenset()
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        """The domain event, or a `Skipped` marker for events no view uses."""
-        if not stored_event.topic.startswith(SESSION_TOPIC_PREFIX):
+        """The domain event, or a `Skipped` marker for events not consumed."""
+        if stored_event.topic not in self.consumes:
             return Skipped(
                 stored_event.originator_id, stored_event.originator_version, stored_event.topic
             )
@@ -41,15 +53,30 @@ class ViewFeedMapper(Mapper[UUID]):
 
 
 class SessionLedgerFeed(SessionLedger):
-    """The ledger as the projections read it (never used to write)."""
+    """The ledger as a projection reads it (never used to write)."""
 
-    name = "SessionLedger"
+    name = LOG_NAME
     env = {"AGGREGATE_CACHE_MAXSIZE": ""}
+    consumes: frozenset[str] = frozenset()
 
     def construct_mapper(self) -> Mapper[UUID]:
-        """A mapper that skips what the views do not use."""
-        return ViewFeedMapper(
+        """A mapper that decodes only what this feed's projection consumes."""
+        mapper = FeedMapper(
             transcoder=self.construct_transcoder(),
             cipher=self.factory.cipher(),
             compressor=self.factory.compressor(),
         )
+        mapper.consumes = self.consumes
+        return mapper
+
+
+@cache
+def feed_for(consumes: frozenset[str]) -> type[SessionLedgerFeed]:
+    """The feed class of a projection consuming `consumes` (one class per topic set)."""
+    # `name` again: the library names an application class after itself unless told.
+    return type("SessionLedgerFeed", (SessionLedgerFeed,), {"name": LOG_NAME, "consumes": consumes})
+
+
+def open_feed(env: dict[str, str], consumes: Iterable[str]) -> SessionLedgerFeed:
+    """A feed on the log at `env` decoding `consumes`."""
+    return feed_for(frozenset(consumes))(env)

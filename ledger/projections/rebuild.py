@@ -18,9 +18,12 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from ledger.config import Settings
+from ledger.names import LOG_NAME as APP_NAME
+from ledger.persistence.schema import prepare_database
 from ledger.projections.batching import SessionView
-from ledger.projections.registry import PROJECTIONS
-from ledger.projections.runner import APP_NAME
+from ledger.projections.deltas import SESSION_TOPICS
+from ledger.projections.feed import open_feed
+from ledger.projections.registry import PROJECTIONS, open_view
 
 SCRATCH_PREFIX = "rebuild_"
 Progress = Callable[[int], None]
@@ -38,12 +41,9 @@ class RebuildResult:
 
 
 def open_events(settings: Settings) -> Any:
-    """The ledger's log as the projections read it (recorder and a skipping mapper)."""
-    from ledger.persistence.schema import prepare_database  # noqa: PLC0415
-    from ledger.projections.feed import SessionLedgerFeed  # noqa: PLC0415
-
+    """The ledger's log as the views read it (recorder and a mapper decoding what they use)."""
     prepare_database(settings.events_url)
-    return SessionLedgerFeed(settings.events_url.library_env())
+    return open_feed(settings.events_url.library_env(), SESSION_TOPICS)
 
 
 def catch_up(
@@ -56,7 +56,7 @@ def catch_up(
     page: int = 5000,
 ) -> int:
     """Apply the log after the view's position (up to `until`) to `view`; return the count."""
-    projection = PROJECTIONS[name].projection(view)
+    projection: Any = PROJECTIONS[name].projection(view)
     position = view.max_tracking_id(APP_NAME) or 0
     count = 0
     try:
@@ -84,8 +84,6 @@ def build_scratch(
     name: str, settings: Settings, app: Any, *, progress: Progress | None = None
 ) -> tuple[SessionView, Any, int]:
     """Fresh scratch tables filled from position 0 to the head of the log."""
-    from ledger.bootstrap import open_view  # noqa: PLC0415
-
     scratch, factory = open_view(name, settings, prefix=SCRATCH_PREFIX)
     scratch.drop_tables()
     scratch.create_table()
@@ -117,8 +115,6 @@ def rebuild(
     swap: bool = True,
 ) -> RebuildResult:
     """Rebuild view `name` from position 0 and (by default) swap it in for the live one."""
-    from ledger.bootstrap import open_view  # noqa: PLC0415
-
     started = time.monotonic()
     app = open_events(settings)
     live, live_factory = open_view(name, settings)

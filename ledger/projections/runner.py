@@ -1,7 +1,8 @@
-"""Keeps the views up to date: the library's `ProjectionRunner`, supervised and waitable.
+"""Keeps every follower of the log running: the library's `ProjectionRunner`, supervised.
 
-* One `ProjectionRunner` per projection (LISTEN/NOTIFY on PostgreSQL, our polling
-  subscription on SQLite). A failed runner is restarted from its tracking position.
+* One `ProjectionRunner` per registered projection, views and outbound processes alike
+  (LISTEN/NOTIFY on PostgreSQL, our polling subscription on SQLite). A failed runner is
+  restarted from its tracking position.
 * On PostgreSQL a session advisory lock keeps one runner per projection across processes;
   another process waits for it (and takes over if the first dies). On SQLite a file lock.
 * `wait(position)` returns once every view has processed `position` (read-your-writes).
@@ -21,12 +22,14 @@ from typing import Any
 import psycopg
 from eventsourcing.projection import ProjectionRunner
 
+from ledger.names import LOG_NAME
 from ledger.persistence.url import DatabaseURL
 from ledger.projections.batching import SessionView
+from ledger.projections.feed import feed_for
 from ledger.projections.registry import PROJECTIONS, ProjectionSpec, view_env
 
 log = logging.getLogger("ledger.projections")
-APP_NAME = "SessionLedger"
+APP_NAME = LOG_NAME  # the tracking key of every projection
 
 
 class ProjectionLock:
@@ -75,7 +78,7 @@ class ProjectionLock:
 
 
 class ViewRunner:
-    """Runs one projection in this process, restarting it when it fails."""
+    """Runs one projection (a view or a process) in this process, restarting it when it fails."""
 
     def __init__(
         self,
@@ -111,10 +114,8 @@ class ViewRunner:
         self._thread.join(timeout=30)
 
     def _start_runner(self) -> ProjectionRunner[Any, Any]:
-        from ledger.projections.feed import SessionLedgerFeed  # noqa: PLC0415
-
         runner: ProjectionRunner[Any, Any] = ProjectionRunner(
-            application_class=SessionLedgerFeed,
+            application_class=feed_for(self.spec.consumes),
             projection_class=self.projection_class,
             view_class=self.spec.view_class(self.views),
             env=self.env,
@@ -174,7 +175,7 @@ class ViewRunner:
 
 
 class Projections:
-    """All of the ledger's projections, run in this process or elsewhere."""
+    """Every registered projection (views and processes), run in this process."""
 
     def __init__(
         self,

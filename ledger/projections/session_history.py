@@ -14,7 +14,7 @@ from eventsourcing.persistence import Tracking
 
 from ledger.aggregates import session_uuid
 from ledger.projections.batching import BatchingProjection, SessionView
-from ledger.projections.deltas import SessionDelta, to_us
+from ledger.projections.deltas import SESSION_TOPICS, SessionDelta, to_us
 from ledger.projections.pages import Page, check_limit, decode_cursor, encode_cursor
 from ledger.projections.rows import (
     END_COLUMNS,
@@ -172,3 +172,4 @@ class SessionHistory(BatchingProjection[SessionHistoryView]):
     """Keeps `session_history` up to date from the notification log."""
 
     name = "session_history"
+    consumes = SESSION_TOPICS

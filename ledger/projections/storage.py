@@ -21,6 +21,8 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg import sql
 from psycopg.types.json import Jsonb, set_json_loads
 
+from ledger.names import LOG_NAME, tracking_table
+
 
 class ViewStorage(TrackingRecorder):
     """What a view needs from its database, whichever it is."""
@@ -116,9 +118,9 @@ def _use_orjson_for_jsonb() -> None:
 def _tracked(c: Any, view: Any) -> int:
     """A view's tracking position, read through cursor `c` (0 when none)."""
     if view.dialect == "sqlite":
-        c.execute(view.select_max_tracking_id_statement, ("SessionLedger",))
+        c.execute(view.select_max_tracking_id_statement, (LOG_NAME,))
         return int(c.fetchone()[0] or 0)
-    c.execute(view.max_tracking_id_statement, ("SessionLedger",))
+    c.execute(view.max_tracking_id_statement, (LOG_NAME,))
     return int(c.fetchone()["max"] or 0)
 
 
@@ -129,7 +131,7 @@ def _catch_up_in(c: Any, live: Any, scratch: Any, fill: Fill) -> None:
     live_at, scratch_at = _tracked(c, live), _tracked(c, scratch)
     if live_at > scratch_at:
         events = fill(scratch_at, live_at)
-        scratch.apply_rows(c, fold(events), Tracking("SessionLedger", live_at))
+        scratch.apply_rows(c, fold(events), Tracking(LOG_NAME, live_at))
 
 
 class _QMarkCursor:
@@ -164,7 +166,7 @@ class SQLiteViewStorage(SQLiteTrackingRecorder, ViewStorage):
 
     def __init__(self, datastore: SQLiteDatastore, *, prefix: str = "", **kwargs: Any) -> None:
         self.prefix = prefix
-        self.tracking_table = f"{prefix}{self.name}_tracking"
+        self.tracking_table = tracking_table(self.name, prefix=prefix)
         super().__init__(datastore, **kwargs)
         self.insert_tracking_statement = (
             f"INSERT INTO {self.tracking_table} VALUES (:application_name, :notification_id) "
@@ -218,7 +220,7 @@ class SQLiteViewStorage(SQLiteTrackingRecorder, ViewStorage):
 
     def swap_in(self, scratch: Any, fill: Fill) -> None:
         """Under SQLite's write lock: catch the scratch view up, drop live, rename scratch."""
-        tables = [*self.view_tables(), f"{self.name}_tracking"]
+        tables = [*self.view_tables(), tracking_table(self.name)]
         with self.datastore.get_connection(commit=True) as conn:
             c = conn.cursor()
             c.execute("BEGIN IMMEDIATE")
@@ -242,7 +244,7 @@ class SQLiteViewStorage(SQLiteTrackingRecorder, ViewStorage):
     def drop_tables(self) -> None:
         """Drop the tables of this (scratch) view."""
         with self.datastore.transaction(commit=True) as c:
-            for table in [*self.view_tables(), f"{self.name}_tracking"]:
+            for table in [*self.view_tables(), tracking_table(self.name)]:
                 c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
 
 
@@ -260,7 +262,8 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
         **kwargs: Any,
     ) -> None:
         self.prefix = prefix
-        super().__init__(datastore, tracking_table_name=f"{prefix}{self.name}_tracking", **kwargs)
+        tracking = tracking_table(self.name, prefix=prefix)
+        super().__init__(datastore, tracking_table_name=tracking, **kwargs)
         for statement in self.view_ddl():
             self.sql_create_statements.append(sql.SQL(statement))  # type: ignore[arg-type]
         _use_orjson_for_jsonb()
@@ -313,7 +316,7 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
     def swap_in(self, scratch: Any, fill: Fill) -> None:
         """Lock the live tracking table, catch the scratch view up, swap tables and indexes."""
         schema = self.datastore.schema
-        tables = [*self.view_tables(), f"{self.name}_tracking"]
+        tables = [*self.view_tables(), tracking_table(self.name)]
         with self.datastore.transaction(commit=True) as c:
             live_tracking = sql.Identifier(schema, self.tracking_table_name)
             c.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(live_tracking))
@@ -350,7 +353,7 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
         """Drop the tables of this (scratch) view."""
         schema = self.datastore.schema
         with self.datastore.transaction(commit=True) as c:
-            for table in [*self.view_tables(), f"{self.name}_tracking"]:
+            for table in [*self.view_tables(), tracking_table(self.name)]:
                 c.execute(
                     sql.SQL("DROP TABLE IF EXISTS {}").format(
                         sql.Identifier(schema, self.prefix + table)

@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger.bootstrap import bootstrap, open_view
+from ledger.bootstrap import bootstrap
 from ledger.config import Settings
 from ledger.projections.rebuild import build_scratch, open_events
+from ledger.projections.registry import open_view
 from ledger.projections.runner import APP_NAME, ProjectionLock
 from tests.seeding import seed_sessions
 

@@ -112,7 +112,7 @@ def test_an_insert_only_role_records_events_but_cannot_change_them(
         out = app.ledger.start_session(tenant="acme", user_id="alice", session_id="s1")
         assert app.wait(out.position, timeout=15)
         assert [s.id for s in app.active.user_sessions("acme", "alice", now=app.clock())] == ["s1"]
-        assert [s.count for s in seal_new_events(app)] == [3]
+        assert [s.count for s in seal_new_events(app.settings.events_url)] == [3]
     finally:
         app.close()
     role_url = DatabaseURL.parse(app_url)

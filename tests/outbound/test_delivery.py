@@ -12,7 +12,6 @@ from ledger.config import Settings
 from ledger.outbound.signals import SESSION_ESTABLISHED, SESSION_REVOKED, STREAM_UPDATED, VERIFICATION
 from tests.outbound.conftest import TRANSMITTER, auth, wait_until
 from tests.outbound.receivers import SetReceiver
-from tests.outbound.test_outbox import project
 
 PUSH = "urn:ietf:rfc:8935"
 
@@ -38,7 +37,14 @@ def end_sessions(client: Any, n: int, user: str = "alice") -> None:
     for i in range(n):
         ledger.start_session(tenant="acme", user_id=user, session_id=f"{user}-{i}")
         ledger.terminate_session(tenant="acme", session_id=f"{user}-{i}", reason="logout", actor=user)
-    project(client.system, client.app.state.outbound.store)
+    settle(client)
+
+
+def settle(client: Any) -> None:
+    """Wait until the outbox process has every event of the log."""
+    head = client.system.ledger.recorder.max_notification_id()
+    store = client.app.state.outbound.store
+    wait_until(lambda: (store.max_tracking_id("SessionLedger") or 0) >= head)
 
 
 def sessions_of(receiver: SetReceiver) -> list[str]:

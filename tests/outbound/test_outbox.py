@@ -10,7 +10,8 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from ledger.bootstrap import LedgerSystem, bootstrap
 from ledger.config import Settings
-from ledger.outbound import open_store, queue, receivers
+from ledger.outbound import queue, receivers
+from ledger.outbound.runtime import open_store
 from ledger.outbound.signals import CREDENTIAL_CHANGE, SESSION_ESTABLISHED, SESSION_REVOKED
 from ledger.outbound.store import SSF, WEBHOOK, OutboxStorage
 from ledger.projections.feed import Skipped

@@ -76,9 +76,9 @@ def test_each_seal_links_to_the_previous_and_covers_only_new_events(
 
 
 def test_the_project_process_seals_new_events(history: LedgerSystem, replay: Replay) -> None:
-    made = seal_new_events(history)
+    made = seal_new_events(history.settings.events_url)
     assert [(s.after, s.upto) for s in made] == [(0, 14)]
-    assert seal_new_events(history) == []
+    assert seal_new_events(history.settings.events_url) == []
     assert _findings(replay) == []
 
 

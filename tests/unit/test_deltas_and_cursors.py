@@ -9,6 +9,7 @@ import pytest
 
 from ledger.aggregates import Account, Session
 from ledger.projections.deltas import fold, from_us, to_us
+from ledger.projections.feed import Skipped
 from ledger.projections.pages import InvalidCursor, decode_cursor, encode_cursor
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -53,7 +54,10 @@ def test_a_termination_is_kept_with_its_details_and_account_events_are_ignored()
     s.collect_events()
     s.terminate(at=T0 + MINUTE, reason="logout", actor="alice", cause="c")
     account = Account(tenant="acme", user_id="alice")
-    (delta,) = fold([*account.collect_events(), *s.collect_events()])
+    skipped = [
+        Skipped(e.originator_id, e.originator_version, "x") for e in account.collect_events()
+    ]
+    (delta,) = fold([*skipped, *s.collect_events()])
     assert delta.start is None and delta.ended
     assert (delta.ended_us, delta.reason, delta.actor, delta.cause) == (
         to_us(T0 + MINUTE),
@@ -61,6 +65,12 @@ def test_a_termination_is_kept_with_its_details_and_account_events_are_ignored()
         "alice",
         "c",
     )
+
+
+def test_an_event_the_views_do_not_consume_is_refused_not_dropped() -> None:
+    account = Account(tenant="acme", user_id="alice")
+    with pytest.raises(TypeError, match="do not consume"):
+        fold(account.collect_events())
 
 
 def test_deltas_keep_the_order_of_first_appearance() -> None:
