@@ -37,8 +37,8 @@ from ledger.application import Clock, utc_now
 from ledger.bootstrap import LedgerSystem, bootstrap
 from ledger.config import Settings, load_settings
 from ledger.errors import ConfigError
-from ledger.persistence.jti_store import open_jti_store
 from ledger.outbound.runtime import start_outbound
+from ledger.persistence.jti_store import open_jti_store
 
 log = logging.getLogger("ledger.api")
 STATIC = Path(__file__).parent / "static"

@@ -153,7 +153,9 @@ def read_streams(
     return OrjsonResponse([public(r["receiver_id"], r["config"]) for r in streams])
 
 
-def _change(outbound: Outbound, principal: Principal, body: dict[str, Any], *, replace: bool) -> Response:
+def _change(
+    outbound: Outbound, principal: Principal, body: dict[str, Any], *, replace: bool
+) -> Response:
     stream_id = body.get("stream_id")
     found = _stream(outbound, principal, stream_id if isinstance(stream_id, str) else None)
     config = _config(
@@ -218,7 +220,9 @@ def update_status(outbound: Transmitter, principal: Manager, body: JsonBody) -> 
 def _subject(body: dict[str, Any]) -> dict[str, Any]:
     subject = body.get("subject")
     if not isinstance(subject, dict) or not isinstance(subject.get("format"), str):
-        raise ApiProblem(400, "bad-request", "Bad request", "subject: an RFC 9493 subject identifier")
+        raise ApiProblem(
+            400, "bad-request", "Bad request", "subject: an RFC 9493 subject identifier"
+        )
     return subject
 
 

@@ -30,9 +30,9 @@ from ledger.api.problems import ApiProblem
 from ledger.api.responses import OrjsonResponse
 from ledger.api.ssf import outbound_of
 from ledger.outbound import queue, receivers
-from ledger.outbound.runtime import Outbound
 from ledger.outbound.http import url_problem
 from ledger.outbound.metrics import delivery_stats
+from ledger.outbound.runtime import Outbound
 from ledger.outbound.signals import WEBHOOK_TYPES
 from ledger.outbound.store import SSF, WEBHOOK
 

@@ -17,7 +17,9 @@ from ledger.outbound.signals import STREAM_UPDATED, VERIFICATION
 from ledger.outbound.store import SSF, OutboxStorage
 
 
-def _enqueue(store: OutboxStorage, receiver: dict[str, Any], event_type: str, body: dict[str, Any]) -> str:
+def _enqueue(
+    store: OutboxStorage, receiver: dict[str, Any], event_type: str, body: dict[str, Any]
+) -> str:
     jti = str(uuid.uuid4())
     config = receiver["config"]
     claims = control_claims(

@@ -32,7 +32,7 @@ BATCH = 50
 
 def backoff_s(attempts: int, *, base: float, cap: float) -> float:
     """The wait after the `attempts`-th failure: exponential, capped, with equal jitter."""
-    delay = min(cap, base * 2 ** min(attempts - 1, 40))
+    delay = float(min(cap, base * 2 ** min(attempts - 1, 40)))
     return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not a secret
 
 
@@ -47,7 +47,12 @@ class Deliverer:
     """A thread sending the outbox's messages; `start()` / `stop()`."""
 
     def __init__(
-        self, store: OutboxStorage, keys: SigningKeys | None, settings: Settings, *, lock: ProjectionLock
+        self,
+        store: OutboxStorage,
+        keys: SigningKeys | None,
+        settings: Settings,
+        *,
+        lock: ProjectionLock,
     ) -> None:
         self.store, self.keys, self.settings, self.lock = store, keys, settings, lock
         self.client = client(
@@ -146,9 +151,13 @@ class Deliverer:
             control.disable(self.store, receiver, f"{attempts} failed deliveries; last: {error}")
             return False
         wait = backoff_s(
-            attempts, base=self.settings.outbound_retry_base_s, cap=self.settings.outbound_retry_max_s
+            attempts,
+            base=self.settings.outbound_retry_base_s,
+            cap=self.settings.outbound_retry_max_s,
         )
-        queue.failed(self.store, message, error, retry_at=time.time() + max(wait, outcome.retry_after_s or 0))
+        queue.failed(
+            self.store, message, error, retry_at=time.time() + max(wait, outcome.retry_after_s or 0)
+        )
         return False
 
 

@@ -42,7 +42,7 @@ def refused_reason(address: IPAddress) -> str | None:
 def resolve(host: str, port: int) -> list[IPAddress]:
     """Every address `host` resolves to (raises OSError when it does not)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 def check_host(host: str, port: int) -> IPAddress:
@@ -95,18 +95,28 @@ def client(*, allow_private: bool, timeout: float) -> httpx.Client:
 def url_problem(url: str, *, allow_private: bool) -> str | None:
     """Why `url` cannot be a delivery URL (checked when it is registered), or None."""
     parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "must be an absolute https:// URL"
-    if parts.scheme == "http" and not allow_private:
-        return "must be https://"
-    if parts.username or parts.password:
-        return "must not carry credentials"
-    if allow_private:
-        return None
     try:
-        check_host(parts.hostname, parts.port or 443)
+        port = parts.port or 443
+    except ValueError:
+        return "has an invalid port"
+    problem = _shape_problem(parts.scheme, parts.hostname, parts.username or parts.password)
+    if problem is not None or allow_private:
+        return problem
+    if parts.scheme == "http":
+        return "must be https://"
+    assert parts.hostname is not None
+    try:
+        check_host(parts.hostname, port)
     except AddressRefused as e:
         return f"not allowed: {e}"
     except (OSError, UnicodeError) as e:
         return f"cannot resolve {parts.hostname}: {e}"
+    return None
+
+
+def _shape_problem(scheme: str, host: str | None, credentials: str | None) -> str | None:
+    if scheme not in ("https", "http") or not host:
+        return "must be an absolute https:// URL"
+    if credentials:
+        return "must not carry credentials"
     return None

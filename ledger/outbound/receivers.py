@@ -42,7 +42,8 @@ def create(
     with store.txn(commit=True) as c:
         c.execute(
             f"INSERT INTO {store.t('outbound_receivers')} (receiver_id, kind, tenant, owner,"
-            " config, status, from_position, secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " config, status, from_position, secret, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (receiver_id, kind, tenant, owner, store.json_param(config), "enabled",
              from_position, secret, time.time()),
         )  # fmt: skip
@@ -55,7 +56,8 @@ def get(
     store: OutboxStorage, receiver_id: str, *, tenant: str, owner: str | None
 ) -> dict[str, Any] | None:
     """One receiver of `owner` in `tenant` (any owner when None: operators)."""
-    sql = f"SELECT {COLUMNS} FROM {store.t('outbound_receivers')} WHERE receiver_id = ? AND tenant = ?"
+    table = store.t("outbound_receivers")
+    sql = f"SELECT {COLUMNS} FROM {table} WHERE receiver_id = ? AND tenant = ?"
     params: tuple[Any, ...] = (receiver_id, tenant)
     if owner is not None:
         sql, params = sql + " AND owner = ?", (*params, owner)
@@ -128,9 +130,7 @@ def set_subject(
         )
 
 
-def enqueue(
-    store: OutboxStorage, receiver_id: str, *, msg_id: str, body: dict[str, Any]
-) -> None:
+def enqueue(store: OutboxStorage, receiver_id: str, *, msg_id: str, body: dict[str, Any]) -> None:
     """Queue a message made by the transmitter itself (verification, stream-updated)."""
     with store.txn(commit=True) as c:
         c.execute(

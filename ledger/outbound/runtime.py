@@ -70,15 +70,11 @@ class Outbound:
             self._factory.close()
 
 
-def build_deliverers(
-    settings: Settings, *, head: Callable[[], int], run: bool = True
-) -> Outbound:
+def build_deliverers(settings: Settings, *, head: Callable[[], int], run: bool = True) -> Outbound:
     """The outbound parts of one process; with `run`, a delivery worker too."""
     store, factory = open_store(settings)
     keys = load_signing_keys(settings)
-    outbound = Outbound(
-        settings, store, keys, transmitter_issuer(settings), head, _factory=factory
-    )
+    outbound = Outbound(settings, store, keys, transmitter_issuer(settings), head, _factory=factory)
     if run:
         lock = ProjectionLock("outbound-delivery", settings.views_url)
         outbound.deliverer = Deliverer(store, keys, settings, lock=lock)

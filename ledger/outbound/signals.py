@@ -34,7 +34,12 @@ EVENTS_SUPPORTED = (
     ACCOUNT_DISABLED,
     ACCOUNT_PURGED,
 )
-WEBHOOK_TYPES = ("session.started", "session.terminated", "account.password_reset", "account.revoked")
+WEBHOOK_TYPES = (
+    "session.started",
+    "session.terminated",
+    "account.password_reset",
+    "account.revoked",
+)
 
 TOPICS = (
     "ledger.aggregates.session:Session.Started",
@@ -82,7 +87,8 @@ class Signal:
 
 @dataclass
 class Subjects:
-    """Who each aggregate is about: session key -> (tenant, user, sid), account -> (tenant, user)."""
+    """Who each aggregate is about: a session's tenant, user and IdP id; an account's tenant
+    and user."""
 
     sessions: dict[UUID, tuple[str, str, str]] = field(default_factory=dict)
     accounts: dict[UUID, tuple[str, str]] = field(default_factory=dict)

@@ -68,7 +68,9 @@ def transmitter(outbound_settings: Settings, clock: Any) -> Iterator[Any]:
     system.close()
 
 
-def auth(settings: Settings, sub: str = "rp-1", scope: str = "ssf.manage", **kw: Any) -> dict[str, str]:
+def auth(
+    settings: Settings, sub: str = "rp-1", scope: str = "ssf.manage", **kw: Any
+) -> dict[str, str]:
     """An Authorization header with a token of `sub` (tenant `acme` unless given)."""
     token = mint_token(settings, sub=sub, scope=scope, tenant=kw.pop("tenant", "acme"), **kw)
     return {"Authorization": f"Bearer {token}"}

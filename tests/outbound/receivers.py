@@ -69,7 +69,9 @@ class Receiver:
             except Exception as e:
                 self.problems.append(f"{type(e).__name__}: {e}")
                 return 400, {"err": "invalid_request", "description": str(e)}
-            if self.mode == "fail_events" and "/ssf/" not in next(iter(claims.get("events", {"": 0}))):
+            if self.mode == "fail_events" and "/ssf/" not in next(
+                iter(claims.get("events", {"": 0}))
+            ):
                 return 503, None
             self.received.append(claims)
             return 202, None

@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 
 from ledger.config import Settings
-from ledger.outbound.signals import SESSION_ESTABLISHED, SESSION_REVOKED, STREAM_UPDATED, VERIFICATION
+from ledger.outbound.signals import (
+    SESSION_ESTABLISHED,
+    SESSION_REVOKED,
+    STREAM_UPDATED,
+    VERIFICATION,
+)
 from tests.outbound.conftest import TRANSMITTER, auth, wait_until
 from tests.outbound.receivers import SetReceiver
 
@@ -36,7 +41,9 @@ def end_sessions(client: Any, n: int, user: str = "alice") -> None:
     ledger = client.system.ledger
     for i in range(n):
         ledger.start_session(tenant="acme", user_id=user, session_id=f"{user}-{i}")
-        ledger.terminate_session(tenant="acme", session_id=f"{user}-{i}", reason="logout", actor=user)
+        ledger.terminate_session(
+            tenant="acme", session_id=f"{user}-{i}", reason="logout", actor=user
+        )
     settle(client)
 
 
@@ -48,10 +55,14 @@ def settle(client: Any) -> None:
 
 
 def sessions_of(receiver: SetReceiver) -> list[str]:
-    return [c["sub_id"]["session"]["id"] for c in receiver.received if SESSION_REVOKED in c["events"]]
+    return [
+        c["sub_id"]["session"]["id"] for c in receiver.received if SESSION_REVOKED in c["events"]
+    ]
 
 
-def test_push_in_order(transmitter: Any, outbound_settings: Settings, receiver: SetReceiver) -> None:
+def test_push_in_order(
+    transmitter: Any, outbound_settings: Settings, receiver: SetReceiver
+) -> None:
     push_stream(transmitter, outbound_settings, receiver.url, SESSION_REVOKED, SESSION_ESTABLISHED)
     end_sessions(transmitter, 3)
     wait_until(lambda: len(receiver.received) == 6)
@@ -62,7 +73,9 @@ def test_push_in_order(transmitter: Any, outbound_settings: Settings, receiver: 
     assert set(receiver.authorizations) == {"Bearer rcv"}  # SSF 1.0 §6.1.1: sent as given
 
 
-def test_receiver_down_then_back(transmitter: Any, outbound_settings: Settings, receiver: SetReceiver) -> None:
+def test_receiver_down_then_back(
+    transmitter: Any, outbound_settings: Settings, receiver: SetReceiver
+) -> None:
     push_stream(transmitter, outbound_settings, receiver.url)
     receiver.mode = "down"
     end_sessions(transmitter, 4)
@@ -86,7 +99,9 @@ def test_400_with_err_is_recorded_not_retried(
     wait_until(lambda: len(receiver.received) == 1)
     assert sessions_of(receiver) == ["bob-0"]  # the refused SET was not sent again
     assert receiver.attempts == 2
-    stats = transmitter.get("/v1/outbound/deliveries", headers=auth(outbound_settings, scope="sessions:audit"))
+    stats = transmitter.get(
+        "/v1/outbound/deliveries", headers=auth(outbound_settings, scope="sessions:audit")
+    )
     [entry] = stats.json()["receivers"]
     assert entry["last_error"] == "400 invalid_request: not for us"
     assert entry["delivered"] == 1 and entry["attempts"] == 2 and entry["lag"] == 0
@@ -98,7 +113,12 @@ def test_bound_disables_with_stream_updated(
     sid = push_stream(transmitter, outbound_settings, receiver.url)
     receiver.mode = "fail_events"
     end_sessions(transmitter, 2)
-    status = lambda: transmitter.get("/v1/ssf/status", params={"stream_id": sid}, headers=auth(outbound_settings)).json()  # noqa: E731
+
+    def status() -> dict[str, Any]:
+        params = {"stream_id": sid}
+        got = transmitter.get("/v1/ssf/status", params=params, headers=auth(outbound_settings))
+        return dict(got.json())
+
     wait_until(lambda: status()["status"] == "disabled")
     assert "12 failed deliveries" in status()["reason"]
     wait_until(lambda: len(receiver.received) == 1)
@@ -109,21 +129,33 @@ def test_bound_disables_with_stream_updated(
     assert f'ledger_outbound_attempts_total{{kind="ssf",receiver="{sid}"}} 13.0' in stats
 
 
-def test_paused_holds_then_delivers(transmitter: Any, outbound_settings: Settings, receiver: SetReceiver) -> None:
+def test_paused_holds_then_delivers(
+    transmitter: Any, outbound_settings: Settings, receiver: SetReceiver
+) -> None:
     s = outbound_settings
     sid = push_stream(transmitter, s, receiver.url)
     transmitter.post("/v1/ssf/status", json={"stream_id": sid, "status": "paused"}, headers=auth(s))
     end_sessions(transmitter, 2)
-    lag = lambda: transmitter.get("/v1/outbound/deliveries", headers=auth(s, scope="sessions:audit")).json()["receivers"][0]  # noqa: E731
+
+    def lag() -> dict[str, Any]:
+        got = transmitter.get("/v1/outbound/deliveries", headers=auth(s, scope="sessions:audit"))
+        return dict(got.json()["receivers"][0])
+
     wait_until(lambda: lag()["pending"] == 2)
     assert receiver.attempts == 0 and lag()["lag"] > 0
-    transmitter.post("/v1/ssf/status", json={"stream_id": sid, "status": "enabled"}, headers=auth(s))
+    transmitter.post(
+        "/v1/ssf/status", json={"stream_id": sid, "status": "enabled"}, headers=auth(s)
+    )
     wait_until(lambda: len(receiver.received) == 2)
     assert sessions_of(receiver) == ["alice-0", "alice-1"]
 
 
-def test_verification_echoes_state(transmitter: Any, outbound_settings: Settings, receiver: SetReceiver) -> None:
+def test_verification_echoes_state(
+    transmitter: Any, outbound_settings: Settings, receiver: SetReceiver
+) -> None:
     sid = push_stream(transmitter, outbound_settings, receiver.url)
-    transmitter.post("/v1/ssf/verify", json={"stream_id": sid, "state": "s-123"}, headers=auth(outbound_settings))
+    transmitter.post(
+        "/v1/ssf/verify", json={"stream_id": sid, "state": "s-123"}, headers=auth(outbound_settings)
+    )
     wait_until(lambda: len(receiver.received) == 1)
     assert receiver.received[0]["events"] == {VERIFICATION: {"state": "s-123"}}

@@ -39,7 +39,10 @@ def test_ack_in_pieces(transmitter: Any, outbound_settings: Settings) -> None:
     end_sessions(transmitter, 5)
     first = poll(transmitter, s, path, maxEvents=2)
     assert first["moreAvailable"] is True and len(first["sets"]) == 2
-    claims = {jti: verify_set(t, keys, issuer=TRANSMITTER, audience="rp-1") for jti, t in first["sets"].items()}
+    claims = {
+        jti: verify_set(t, keys, issuer=TRANSMITTER, audience="rp-1")
+        for jti, t in first["sets"].items()
+    }
     assert all(jti == c["jti"] for jti, c in claims.items())
     order = [c["sub_id"]["session"]["id"] for c in claims.values()]
     assert order == ["alice-0", "alice-1"]
@@ -47,7 +50,8 @@ def test_ack_in_pieces(transmitter: Any, outbound_settings: Settings) -> None:
     assert again["sets"].keys() == first["sets"].keys()
     [a, b] = first["sets"]
     second = poll(transmitter, s, path, maxEvents=2, ack=[a])  # ack one of two
-    assert list(second["sets"])[0] == b and a not in second["sets"] and len(second["sets"]) == 2
+    assert next(iter(second["sets"])) == b and a not in second["sets"]
+    assert len(second["sets"]) == 2
     rest = poll(transmitter, s, path, maxEvents=10, ack=list(second["sets"]))
     assert len(rest["sets"]) == 2 and rest["moreAvailable"] is False
     done = poll(transmitter, s, path, maxEvents=0, ack=list(rest["sets"]))
@@ -62,7 +66,9 @@ def test_set_errs_are_recorded(transmitter: Any, outbound_settings: Settings) ->
     [jti] = poll(transmitter, s, path)["sets"]
     error = {jti: {"err": "invalid_key", "description": "unknown kid"}}
     assert poll(transmitter, s, path, setErrs=error)["sets"] == {}
-    [entry] = transmitter.get("/v1/outbound/deliveries", headers=auth(s, scope="sessions:audit")).json()["receivers"]
+    [entry] = transmitter.get(
+        "/v1/outbound/deliveries", headers=auth(s, scope="sessions:audit")
+    ).json()["receivers"]
     assert entry["last_error"] == "invalid_key: unknown kid"
 
 
@@ -83,7 +89,9 @@ def test_bad_poll_requests(transmitter: Any, outbound_settings: Settings) -> Non
         assert response.status_code == 400, body
     other = transmitter.post(path, json={}, headers=auth(s, sub="rp-2"))
     assert other.status_code == 404
-    paused = transmitter.post("/v1/ssf/status", json={"stream_id": sid, "status": "paused"}, headers=auth(s))
+    paused = transmitter.post(
+        "/v1/ssf/status", json={"stream_id": sid, "status": "paused"}, headers=auth(s)
+    )
     assert paused.status_code == 200
     end_sessions(transmitter, 1)
     assert poll(transmitter, s, path)["sets"] == {}  # a paused stream holds its events

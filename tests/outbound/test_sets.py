@@ -78,10 +78,11 @@ def test_signature_verifies_with_joserfc(key_file: Path) -> None:
 
 def test_kid_is_the_rfc7638_thumbprint() -> None:
     # RFC 7638 §3.1 example key and its thumbprint
-    n = ("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECP"
-         "ebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2Qvzq"
-         "Y368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0f"
-         "M4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")  # fmt: skip
+    n = ("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc"
+         "_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0"
+         "_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhA"
+         "I4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
+    )  # fmt: skip
     assert thumbprint({"n": n, "e": "AQAB"}) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 
 
@@ -97,7 +98,9 @@ def test_subject_matching() -> None:
     alice = {"format": "iss_sub", "iss": IDP, "sub": "alice"}
     assert subject_matches(alice, members)
     assert subject_matches({"format": "opaque", "id": "s1"}, members)  # the session
-    assert not subject_matches({"format": "iss_sub", "iss": "https://other", "sub": "alice"}, members)
+    assert not subject_matches(
+        {"format": "iss_sub", "iss": "https://other", "sub": "alice"}, members
+    )
     assert subject_matches({"format": "complex", "user": alice}, members)  # missing = wildcard
     assert not subject_matches(
         {"format": "complex", "user": alice, "session": {"format": "opaque", "id": "s2"}}, members
@@ -107,8 +110,10 @@ def test_subject_matching() -> None:
 
 def test_default_subjects() -> None:
     alice = {"format": "iss_sub", "iss": IDP, "sub": "alice"}
+
     def gets(default: str, inc: list[dict[str, object]], exc: list[dict[str, object]]) -> bool:
         return wanted(SIGNAL, user_iss=IDP, default_subjects=default, included=inc, excluded=exc)
+
     assert gets(ALL, [], [])
     assert not gets(ALL, [], [alice])
     assert not gets(NONE, [], [])

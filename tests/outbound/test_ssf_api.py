@@ -49,10 +49,17 @@ def test_stream_lifecycle(transmitter: Any, outbound_settings: Settings) -> None
     sid = created["stream_id"]
     assert created["iss"] == TRANSMITTER and created["aud"] == "rp-1"
     assert created["events_delivered"] == [SESSION_REVOKED]  # the intersection
-    assert created["delivery"] == {"method": POLL, "endpoint_url": f"{TRANSMITTER}/v1/ssf/poll/{sid}"}
-    read = transmitter.get("/v1/ssf/streams", params={"stream_id": sid}, headers=auth(s, scope="ssf.read"))
+    assert created["delivery"] == {
+        "method": POLL,
+        "endpoint_url": f"{TRANSMITTER}/v1/ssf/poll/{sid}",
+    }
+    read = transmitter.get(
+        "/v1/ssf/streams", params={"stream_id": sid}, headers=auth(s, scope="ssf.read")
+    )
     assert read.json() == created
-    assert [x["stream_id"] for x in transmitter.get("/v1/ssf/streams", headers=auth(s)).json()] == [sid]
+    assert [x["stream_id"] for x in transmitter.get("/v1/ssf/streams", headers=auth(s)).json()] == [
+        sid
+    ]
 
     patched = transmitter.patch(
         "/v1/ssf/streams", json={"stream_id": sid, "events_requested": [CREDENTIAL_CHANGE]},
@@ -74,7 +81,12 @@ def test_stream_lifecycle(transmitter: Any, outbound_settings: Settings) -> None
     assert status.json() == {"stream_id": sid, "status": "paused"}
     got = transmitter.get("/v1/ssf/status", params={"stream_id": sid}, headers=auth(s))
     assert got.json()["status"] == "paused"
-    assert transmitter.delete("/v1/ssf/streams", params={"stream_id": sid}, headers=auth(s)).status_code == 204
+    assert (
+        transmitter.delete(
+            "/v1/ssf/streams", params={"stream_id": sid}, headers=auth(s)
+        ).status_code
+        == 204
+    )
     gone = transmitter.get("/v1/ssf/streams", params={"stream_id": sid}, headers=auth(s))
     assert gone.status_code == 404
 
@@ -94,7 +106,10 @@ def test_scopes(transmitter: Any, outbound_settings: Settings) -> None:
     s = outbound_settings
     read_only = auth(s, scope="ssf.read")
     assert transmitter.post("/v1/ssf/streams", json={}, headers=read_only).status_code == 403
-    assert transmitter.get("/v1/ssf/streams", headers=auth(s, scope="sessions:read")).status_code == 403
+    assert (
+        transmitter.get("/v1/ssf/streams", headers=auth(s, scope="sessions:read")).status_code
+        == 403
+    )
     assert transmitter.get("/v1/ssf/streams").status_code == 401
 
 
@@ -139,7 +154,11 @@ def test_subjects_and_verification(transmitter: Any, outbound_settings: Settings
         "/v1/ssf/subjects:remove", json={"stream_id": sid, "subject": subject}, headers=auth(s)
     )
     assert removed.status_code == 204
-    bad = transmitter.post("/v1/ssf/subjects:add", json={"stream_id": sid, "subject": "alice"}, headers=auth(s))
+    bad = transmitter.post(
+        "/v1/ssf/subjects:add", json={"stream_id": sid, "subject": "alice"}, headers=auth(s)
+    )
     assert bad.status_code == 400
-    verify = transmitter.post("/v1/ssf/verify", json={"stream_id": sid, "state": "xyz"}, headers=auth(s))
+    verify = transmitter.post(
+        "/v1/ssf/verify", json={"stream_id": sid, "state": "xyz"}, headers=auth(s)
+    )
     assert verify.status_code == 204

@@ -39,12 +39,19 @@ def test_signature_matches_the_specification_example() -> None:
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     body = b'{"test": 2432232314}'
     at = datetime.fromtimestamp(1614265330, UTC)
-    headers = webhook_headers(secret=secret, msg_id="msg_p5jXN8AQM9LWM0D4loKWxJek", body=body, at=at)
+    headers = webhook_headers(
+        secret=secret, msg_id="msg_p5jXN8AQM9LWM0D4loKWxJek", body=body, at=at
+    )
     assert headers["webhook-signature"] == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-    assert Webhook(secret).sign("msg_p5jXN8AQM9LWM0D4loKWxJek", at, body.decode()) == headers["webhook-signature"]
+    assert (
+        Webhook(secret).sign("msg_p5jXN8AQM9LWM0D4loKWxJek", at, body.decode())
+        == headers["webhook-signature"]
+    )
 
 
-def test_register_and_receive(transmitter: Any, outbound_settings: Settings, consumer: WebhookReceiver) -> None:
+def test_register_and_receive(
+    transmitter: Any, outbound_settings: Settings, consumer: WebhookReceiver
+) -> None:
     s = outbound_settings
     hook = register(transmitter, s, consumer.url, "session.terminated", "session.started")
     assert hook["secret"].startswith("whsec_")
@@ -60,7 +67,9 @@ def test_register_and_receive(transmitter: Any, outbound_settings: Settings, con
     assert consumer.problems == []
 
 
-def test_retry_keeps_the_webhook_id(transmitter: Any, outbound_settings: Settings, consumer: WebhookReceiver) -> None:
+def test_retry_keeps_the_webhook_id(
+    transmitter: Any, outbound_settings: Settings, consumer: WebhookReceiver
+) -> None:
     hook = register(transmitter, outbound_settings, consumer.url)
     consumer.secret = hook["secret"]
     consumer.mode = "down"
@@ -74,12 +83,18 @@ def test_retry_keeps_the_webhook_id(transmitter: Any, outbound_settings: Setting
     assert set(consumer.ids) == {terminated} and len(consumer.ids) >= 3  # same id every try
 
 
-def test_gone_disables(transmitter: Any, outbound_settings: Settings, consumer: WebhookReceiver) -> None:
+def test_gone_disables(
+    transmitter: Any, outbound_settings: Settings, consumer: WebhookReceiver
+) -> None:
     s = outbound_settings
     hook = register(transmitter, s, consumer.url)
     consumer.mode = "gone"
     end_sessions(transmitter, 2)
-    read = lambda: transmitter.get(f"/v1/webhooks/{hook['id']}", headers=auth(s, scope=HOOKS)).json()  # noqa: E731
+
+    def read() -> dict[str, Any]:
+        got = transmitter.get(f"/v1/webhooks/{hook['id']}", headers=auth(s, scope=HOOKS))
+        return dict(got.json())
+
     wait_until(lambda: read()["status"] == "disabled")
     assert consumer.attempts == 1
     assert "410" in read()["status_reason"]
@@ -95,10 +110,15 @@ def test_bad_registrations(transmitter: Any, outbound_settings: Settings) -> Non
     assert transmitter.get("/v1/webhooks", headers=auth(s, scope="ssf.manage")).status_code == 403
 
 
-def test_owners_only(transmitter: Any, outbound_settings: Settings, consumer: WebhookReceiver) -> None:
+def test_owners_only(
+    transmitter: Any, outbound_settings: Settings, consumer: WebhookReceiver
+) -> None:
     s = outbound_settings
     hook = register(transmitter, s, consumer.url)
     other = auth(s, sub="someone-else", scope=HOOKS)
     assert transmitter.get(f"/v1/webhooks/{hook['id']}", headers=other).status_code == 404
     assert transmitter.delete(f"/v1/webhooks/{hook['id']}", headers=other).status_code == 404
-    assert transmitter.delete(f"/v1/webhooks/{hook['id']}", headers=auth(s, scope=HOOKS)).status_code == 204
+    assert (
+        transmitter.delete(f"/v1/webhooks/{hook['id']}", headers=auth(s, scope=HOOKS)).status_code
+        == 204
+    )
