@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
+
 from ledger.config import Settings
 from ledger.outbound.delivery import Deliverer, allow_private
 from ledger.outbound.keys import SigningKeys, load_signing_keys
@@ -31,7 +33,12 @@ def transmitter_issuer(settings: Settings) -> str | None:
 
 def open_store(settings: Settings, *, create: bool = True) -> tuple[OutboxStorage, Any]:
     """The outbound store on the views database (tables created if missing), and its factory."""
-    store, factory = open_view("outbound", settings, create=create)
+    store, factory = open_view("outbound", settings, create=False)
+    if create:
+        try:
+            store.create_table()
+        except IntegrityError:  # the runner created the tables at the same moment
+            store.create_table()
     return store, factory
 
 
