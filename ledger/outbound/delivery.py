@@ -100,7 +100,8 @@ class Deliverer:
         """One round over every receiver; True when something was sent."""
         found = receivers.find(self.store, tenant=None, owner=None, kind=None)
         todo = [r for r in found if pushes(r) and r["status"] != "paused"]
-        return any(self._pool.map(self._drain, todo))
+        sent = list(self._pool.map(self._drain, todo))  # all of them: a receiver is drained
+        return any(sent)  # by one thread at a time, or messages would go twice
 
     def _drain(self, receiver: dict[str, Any]) -> bool:
         """Send the receiver's due messages in order until one fails."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -31,6 +32,7 @@ class Receiver:
         self.problems: list[str] = []
         self.authorizations: list[str | None] = []
         self.ids: list[str | None] = []
+        self.delay = 0.0  # seconds each answer takes
         self._lock = threading.Lock()
         receiver = self
 
@@ -55,6 +57,7 @@ class Receiver:
 
     def handle(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any] | None]:
         with self._lock:
+            time.sleep(self.delay)
             self.attempts += 1
             self.authorizations.append(headers.get("Authorization"))
             self.ids.append({k.lower(): v for k, v in headers.items()}.get("webhook-id"))

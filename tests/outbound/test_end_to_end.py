@@ -76,7 +76,9 @@ def _check(sets: list[dict[str, Any]]) -> None:
     assert len({c["jti"] for c in sets}) == len(sets) == 16
 
 
-def test_every_termination_reaches_every_receiver(transmitter: Any, outbound_settings: Settings) -> None:
+def test_every_termination_reaches_every_receiver(
+    transmitter: Any, outbound_settings: Settings
+) -> None:
     s = outbound_settings
     jwks = transmitter.get("/.well-known/jwks.json").json()
     push = SetReceiver(jwks=jwks, issuer=TRANSMITTER, audience="rp-1")
@@ -107,19 +109,25 @@ def test_every_termination_reaches_every_receiver(transmitter: Any, outbound_set
         assert types.count("session.terminated") == 7 and types.count("session.started") == 7
         assert types.count("account.password_reset") == 1 and types.count("account.revoked") == 1
         assert push.problems == [] and hooks.problems == []
+        assert len(set(hooks.ids)) == len(hooks.ids) == 16  # none twice in normal operation
     finally:
         push.close()
         hooks.close()
 
 
-def _drain_poll(client: Any, s: Settings, stream: dict[str, Any], keys: KeySet) -> list[dict[str, Any]]:
+def _drain_poll(
+    client: Any, s: Settings, stream: dict[str, Any], keys: KeySet
+) -> list[dict[str, Any]]:
     path = stream["delivery"]["endpoint_url"].removeprefix(TRANSMITTER)
     got: list[dict[str, Any]] = []
     acks: list[str] = []
     while True:
         body = {"maxEvents": 5, "returnImmediately": True, "ack": acks}
         answer = client.post(path, json=body, headers=auth(s, sub="rp-poll")).json()
-        got += [verify_set(t, keys, issuer=TRANSMITTER, audience="rp-poll") for t in answer["sets"].values()]
+        got += [
+            verify_set(t, keys, issuer=TRANSMITTER, audience="rp-poll")
+            for t in answer["sets"].values()
+        ]
         acks = list(answer["sets"])
         if not acks:
             return got
