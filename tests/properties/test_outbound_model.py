@@ -130,7 +130,8 @@ def test_a_receiver_gets_what_the_log_says(
     try:
         config = {"iss": "https://ledger.example.test", "aud": "rp", "user_iss": "https://idp",
                   "default_subjects": "ALL", "events_requested": sorted(wanted),
-                  "events_delivered": sorted(wanted), "delivery": {"method": "urn:ietf:rfc:8936"}}  # fmt: skip
+                  "events_delivered": sorted(wanted),
+                  "delivery": {"method": "urn:ietf:rfc:8936"}}  # fmt: skip
         receivers.create(store, receiver_id="rp", kind=SSF, tenant="acme", owner="rp",
                          config=config, from_position=0)  # fmt: skip
         if removed:
