@@ -18,7 +18,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.responses import Response
 
 from ledger.api.auth import SSF_MANAGE, SSF_READ, CurrentPrincipal, Principal, require_scope
-from ledger.api.problems import ApiProblem
+from ledger.api.problems import ApiProblem, error_responses
 from ledger.api.responses import OrjsonResponse
 from ledger.outbound import control, queue, receivers
 from ledger.outbound.runtime import Outbound
@@ -26,7 +26,9 @@ from ledger.outbound.sets import ALL
 from ledger.outbound.store import SSF
 from ledger.outbound.streams import POLL, PUSH, StreamError, build_config, public
 
-router = APIRouter(tags=["shared signals"])
+router = APIRouter(
+    tags=["shared signals"], responses=error_responses(400, 401, 403, 404, 413, 422, 503)
+)
 Manager = Annotated[Principal, Depends(require_scope(SSF_MANAGE))]
 STATUSES = ("enabled", "paused", "disabled")
 POLL_DEFAULT_MAX = 50

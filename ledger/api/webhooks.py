@@ -26,7 +26,7 @@ from ledger.api.auth import (
     Principal,
     require_scope,
 )
-from ledger.api.problems import ApiProblem
+from ledger.api.problems import ApiProblem, error_responses
 from ledger.api.responses import OrjsonResponse
 from ledger.api.ssf import outbound_of
 from ledger.outbound import queue, receivers
@@ -36,7 +36,7 @@ from ledger.outbound.runtime import Outbound
 from ledger.outbound.signals import WEBHOOK_TYPES
 from ledger.outbound.store import SSF, WEBHOOK
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], responses=error_responses(400, 401, 403, 404, 413, 422, 503))
 Manager = Annotated[Principal, Depends(require_scope(WEBHOOKS_MANAGE))]
 Operator = Annotated[Principal, Depends(require_scope(AUDIT))]
 OutboundDep = Annotated[Outbound, Depends(outbound_of)]
