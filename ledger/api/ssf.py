@@ -24,14 +24,13 @@ from ledger.outbound import control, queue, receivers
 from ledger.outbound.runtime import Outbound
 from ledger.outbound.sets import ALL
 from ledger.outbound.store import SSF
-from ledger.outbound.streams import POLL, PUSH, StreamError, build_config, public
+from ledger.outbound.streams import POLL, PUSH, StreamError, build_config, parse_poll, public
 
 router = APIRouter(
     tags=["shared signals"], responses=error_responses(400, 401, 403, 404, 413, 422, 503)
 )
 Manager = Annotated[Principal, Depends(require_scope(SSF_MANAGE))]
 STATUSES = ("enabled", "paused", "disabled")
-POLL_DEFAULT_MAX = 50
 JsonBody = Annotated[dict[str, Any], Body()]
 
 
@@ -262,7 +261,10 @@ def poll(outbound: Transmitter, principal: Manager, stream_id: str, body: JsonBo
     found = _stream(outbound, principal, stream_id)
     if found["config"]["delivery"]["method"] != POLL:
         raise ApiProblem(400, "bad-request", "Bad request", "this stream is push, not poll")
-    max_events, immediately, acks, errors = _poll_request(body)
+    try:
+        max_events, immediately, acks, errors = parse_poll(body)
+    except StreamError as e:
+        raise ApiProblem(400, "bad-request", "Bad request", str(e)) from None
     queue.acknowledge(outbound.store, stream_id, acks, errors)
     deadline = time.monotonic() + (0 if immediately else outbound.settings.ssf_poll_wait_s)
     while True:
@@ -284,24 +286,3 @@ def _pollable(outbound: Outbound, stream: dict[str, Any], max_events: int) -> li
     if current["status"] == "disabled":
         return [m for m in found if m.position is None]
     return found
-
-
-def _poll_request(body: dict[str, Any]) -> tuple[int, bool, list[str], dict[str, str]]:
-    max_events = body.get("maxEvents", POLL_DEFAULT_MAX)
-    immediately = body.get("returnImmediately", False)
-    acks = body.get("ack", [])
-    set_errs = body.get("setErrs", {})
-    valid = (
-        isinstance(max_events, int) and not isinstance(max_events, bool) and 0 <= max_events <= 1000
-        and isinstance(immediately, bool)
-        and isinstance(acks, list) and all(isinstance(a, str) for a in acks)
-        and isinstance(set_errs, dict) and all(isinstance(v, dict) for v in set_errs.values())
-    )  # fmt: skip
-    if not valid:
-        raise ApiProblem(
-            400, "bad-request", "Bad request",
-            "RFC 8936 §2.4: maxEvents 0-1000, returnImmediately boolean, ack an array of jti,"
-            " setErrs an object of jti -> {err, description}",
-        )  # fmt: skip
-    errors = {jti: f"{e.get('err')}: {e.get('description', '')}" for jti, e in set_errs.items()}
-    return max_events, immediately, acks, errors

@@ -4,7 +4,8 @@ The file holds one or more PEM private keys (RSA, at least 2048 bits, SSF 1.0 in
 profile); the first signs, the others stay published in the JWKS while receivers move on
 (rotation). Development mode makes a key under `var/` (mode 0600) when none is configured.
 Each key's `kid` is its RFC 7638 thumbprint. SETs are signed RS256 with PyJWT, header
-`typ: secevent+jwt` (RFC 8417 §2.3). Tests: tests/outbound/test_sets.py, tests/outbound/test_ssf_api.py.
+`typ: secevent+jwt` (RFC 8417 §2.3).
+Tests: tests/outbound/test_sets.py, tests/outbound/test_ssf_api.py.
 """
 
 from __future__ import annotations

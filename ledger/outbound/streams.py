@@ -97,3 +97,27 @@ def public(stream_id: str, config: dict[str, Any]) -> dict[str, Any]:
     if config.get("description") is not None:
         shown["description"] = config["description"]
     return shown
+
+
+POLL_DEFAULT_MAX = 50
+
+
+def parse_poll(body: dict[str, Any]) -> tuple[int, bool, list[str], dict[str, str]]:
+    """RFC 8936 §2.4 request members: maxEvents, returnImmediately, ack, setErrs."""
+    max_events = body.get("maxEvents", POLL_DEFAULT_MAX)
+    immediately = body.get("returnImmediately", False)
+    acks = body.get("ack", [])
+    set_errs = body.get("setErrs", {})
+    valid = (
+        isinstance(max_events, int) and not isinstance(max_events, bool) and 0 <= max_events <= 1000
+        and isinstance(immediately, bool)
+        and isinstance(acks, list) and all(isinstance(a, str) for a in acks)
+        and isinstance(set_errs, dict) and all(isinstance(v, dict) for v in set_errs.values())
+    )  # fmt: skip
+    if not valid:
+        raise StreamError(
+            "RFC 8936 §2.4: maxEvents 0-1000, returnImmediately boolean, ack an array of jti,"
+            " setErrs an object of jti -> {err, description}"
+        )
+    errors = {jti: f"{e.get('err')}: {e.get('description', '')}" for jti, e in set_errs.items()}
+    return max_events, immediately, acks, errors
