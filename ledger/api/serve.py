@@ -22,6 +22,7 @@ from ledger.api.app import make_verifier
 from ledger.bootstrap import bootstrap
 from ledger.config import Settings, load_settings
 from ledger.errors import ConfigError
+from ledger.outbound.keys import load_signing_keys
 
 SERVER_OPTIONS: dict[str, Any] = {
     "http": "httptools",
@@ -61,6 +62,7 @@ def run(*, host: str, port: int, workers: int, dev: bool) -> None:
         os.environ["LEDGER_DEV_MODE"] = "true"  # the workers load their settings from it
     settings = load_settings()
     _, dev_secret = make_verifier(settings)
+    load_signing_keys(settings)  # a bad LEDGER_SIGNING_KEY_FILE stops here, in one line
     bootstrap(settings, run_projections=False).close()  # the database is usable
     typer.echo(banner(settings, host=host, port=port, dev=dev_secret), err=True)
     uvicorn.run(
