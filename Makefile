@@ -29,10 +29,11 @@ test: $(STAMP) ## run the whole test suite (Postgres tests need LEDGER_TEST_POST
 test-fast: $(STAMP) ## the tests without the slow and browser ones
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
-lint: $(STAMP) ## ruff (lint and format check) and mypy --strict
+lint: $(STAMP) ## ruff (lint and format check), mypy --strict, and the layer contracts
 	$(BIN)/ruff check ledger replay_tools tests bench
 	$(BIN)/ruff format --check ledger replay_tools tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 fmt: $(STAMP) ## format and auto-fix
 	$(BIN)/ruff format ledger replay_tools tests bench
@@ -45,7 +46,7 @@ bench-full: $(STAMP) ## the benchmarks at full size (1,000,000 events)
 	$(BIN)/python -m bench --full
 
 fuzz: $(STAMP) ## a longer schemathesis run against the API
-	LEDGER_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest -q tests/api/test_schemathesis.py
+	LEDGER_TEST_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest -q tests/api/test_schemathesis.py
 
 browser: ## install Debian's Chromium for the browser tests (needs root or sudo) when missing
 	@if [ -x /usr/bin/chromium ]; then /usr/bin/chromium --version; else \

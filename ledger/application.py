@@ -32,17 +32,23 @@ from ledger.aggregates import (
     session_uuid,
 )
 from ledger.aggregates.rules import (
+    DEFAULT_ACTIVITY_GRANULARITY_S,
     DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_MAX_LIFETIME_S,
     IDP_REASONS,
     REVOKE_REASONS,
-    TerminationReason,
-    check_client_time,
-    check_timeout,
-    parse_reason,
 )
-from ledger.committer import Committer, DirectCommitter, GroupCommitter
+from ledger.bulk_commands import BulkCommand, EndAll, ResetPassword, Revoke
+from ledger.committer import (
+    DEFAULT_GROUP_COMMIT,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_WAIT_MS,
+    Committer,
+    DirectCommitter,
+    GroupCommitter,
+)
 from ledger.locks import KeyedLocks
+from ledger.names import LOG_NAME
 from ledger.outcomes import (
     ActivityOutcome,
     BulkOutcome,
@@ -67,7 +73,7 @@ def utc_now() -> datetime:
 class SessionLedger(Application[UUID]):
     """Records the life of login sessions; the event log is the single source of truth."""
 
-    name = "SessionLedger"
+    name = LOG_NAME
     snapshotting_intervals = {Account: 100, Session: 100}
     # Recently used aggregates stay in memory; each load then asks the store only for events
     # after the cached version (fast-forward), so other processes' writes are always seen.
@@ -79,19 +85,19 @@ class SessionLedger(Application[UUID]):
         env: EnvType | None = None,
         *,
         clock: Clock = utc_now,
-        activity_granularity_s: int = 60,
+        activity_granularity_s: int = DEFAULT_ACTIVITY_GRANULARITY_S,
         default_idle_timeout_s: int = DEFAULT_IDLE_TIMEOUT_S,
         default_max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S,
-        group_commit: bool = False,
-        group_commit_max_batch: int = 64,
-        group_commit_max_wait_s: float = 0.0,
+        group_commit: bool = DEFAULT_GROUP_COMMIT,
+        group_commit_max_batch: int = DEFAULT_MAX_BATCH,
+        group_commit_max_wait_s: float = DEFAULT_MAX_WAIT_MS / 1000,
     ) -> None:
         super().__init__(env)
         self._locks = KeyedLocks()
         self.clock = clock
         self.granularity = timedelta(seconds=activity_granularity_s)
-        self.default_idle_timeout_s = check_timeout(default_idle_timeout_s, what="idle timeout")
-        self.default_max_lifetime_s = check_timeout(default_max_lifetime_s, what="max lifetime")
+        self.default_idle_timeout_s = check.timeout(default_idle_timeout_s, what="idle timeout")
+        self.default_max_lifetime_s = check.timeout(default_max_lifetime_s, what="max lifetime")
         self.committer: Committer = (
             GroupCommitter(
                 self, max_batch=group_commit_max_batch, max_wait_s=group_commit_max_wait_s
@@ -129,15 +135,15 @@ class SessionLedger(Application[UUID]):
         now = self.clock()
         fields: dict[str, Any] = {
             "user_id": check.external_id(user_id, what="user_id"),
-            "started_at": check_client_time(at, now) if at is not None else now,
+            "started_at": check.client_time(at, now) if at is not None else now,
             "ip": check.ip(ip),
             "user_agent": check.text(user_agent, what="user_agent", limit=check.MAX_USER_AGENT),
             "application": check.application(application),
             "auth_methods": check.auth_methods(auth_methods),
-            "idle_timeout_s": check_timeout(
+            "idle_timeout_s": check.timeout(
                 idle_timeout_s or self.default_idle_timeout_s, what="idle_timeout_s"
             ),
-            "max_lifetime_s": check_timeout(
+            "max_lifetime_s": check.timeout(
                 max_lifetime_s or self.default_max_lifetime_s, what="max_lifetime_s"
             ),
         }
@@ -191,7 +197,7 @@ class SessionLedger(Application[UUID]):
     ) -> ActivityOutcome:
         """Record activity (and SSO into `application`); refused once the session has ended."""
         now = self.clock()
-        when = check_client_time(at, now) if at is not None else now
+        when = check.client_time(at, now) if at is not None else now
         address, app = check.ip(ip), check.application(application)
 
         def decide() -> Decision[ActivityOutcome]:
@@ -218,8 +224,8 @@ class SessionLedger(Application[UUID]):
     ) -> TerminateOutcome:
         """End one session. With `user_id`, a session of another user is `SessionNotFound`."""
         now = self.clock()
-        when = check_client_time(at, now) if at is not None else now
-        reason = parse_reason(reason)
+        when = check.client_time(at, now) if at is not None else now
+        reason = check.reason(reason)
         actor = check.actor(actor)
         cause = check.text(cause, what="cause", limit=check.MAX_CAUSE)
         return self._end_one(
@@ -245,7 +251,7 @@ class SessionLedger(Application[UUID]):
         return self._bulk(
             tenant,
             user_id,
-            reason=parse_reason(reason),
+            EndAll(check.reason(reason)),
             actor=actor,
             at=at,
             keep=keep_session_id,
@@ -263,13 +269,7 @@ class SessionLedger(Application[UUID]):
     ) -> BulkOutcome:
         """Record a password reset and end every session recorded before it, atomically."""
         return self._bulk(
-            tenant,
-            user_id,
-            reason=TerminationReason.PASSWORD_RESET.value,
-            actor=actor,
-            at=at,
-            keep=keep_session_id,
-            account_event="reset",
+            tenant, user_id, ResetPassword(), actor=actor, at=at, keep=keep_session_id
         )
 
     def revoke(
@@ -279,10 +279,9 @@ class SessionLedger(Application[UUID]):
         return self._bulk(
             tenant,
             user_id,
-            reason=parse_reason(reason, allowed=REVOKE_REASONS),
+            Revoke(check.reason(reason, allowed=REVOKE_REASONS)),
             actor=actor,
             at=at,
-            account_event="revoke",
         )
 
     def logout(
@@ -296,7 +295,7 @@ class SessionLedger(Application[UUID]):
         cause: str | None = None,
     ) -> TerminateOutcome:
         """A termination reported by the IdP: `logout` or `browser_closed`."""
-        checked = parse_reason(reason, allowed=IDP_REASONS)
+        checked = check.reason(reason, allowed=IDP_REASONS)
         return self.terminate_session(
             tenant=tenant, session_id=session_id, reason=checked, actor=actor, at=at, cause=cause
         )
@@ -359,26 +358,26 @@ class SessionLedger(Application[UUID]):
         self,
         tenant: str,
         user_id: str,
+        command: BulkCommand,
         *,
-        reason: str,
         actor: str,
         at: datetime | None,
         keep: str | None = None,
-        account_event: str | None = None,
         cause: str | None = None,
     ) -> BulkOutcome:
         now = self.clock()
-        when = check_client_time(at, now) if at is not None else now
+        when = check.client_time(at, now) if at is not None else now
         tenant, actor = check.tenant(tenant), check.actor(actor)
         user_id = check.external_id(user_id, what="user_id")
+        reason = command.reason
 
         def decide() -> Decision[BulkOutcome]:
             account = self._find(Account, account_uuid(tenant, user_id))
             if account is None:
-                if account_event is None:
+                if not command.account_event:
                     return Decision([], BulkOutcome())
                 account = Account(tenant=tenant, user_id=user_id)
-            event_id = account.next_event_id() if account_event else None
+            event_id = account.next_event_id() if command.account_event else None
             changed: list[Session] = []
             terminated: list[str] = []
             expired: list[str] = []
@@ -394,17 +393,9 @@ class SessionLedger(Application[UUID]):
                     terminated.append(sid)
                 elif recorded is not None:
                     expired.append(sid)
-            closed = terminated + expired
-            if account_event == "reset":
-                assert event_id is not None
-                account.reset_password(at=when, actor=actor, reset_id=event_id, closed=closed)
-            elif account_event == "revoke":
-                assert event_id is not None
-                account.revoke(
-                    reason=reason, at=when, actor=actor, revoke_id=event_id, closed=closed
-                )
-            else:
-                account.close_sessions(session_ids=closed, at=when)
+            command.record(
+                account, at=when, actor=actor, event_id=event_id, closed=terminated + expired
+            )
             outcome = BulkOutcome(terminated=terminated, expired=expired, event_id=event_id)
             return Decision([account, *changed], outcome)
 

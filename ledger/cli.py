@@ -43,9 +43,10 @@ def db_init(
     """Create the tables, the append-only triggers, the seal table and the views (idempotent)."""
     from ledger.bootstrap import bootstrap  # noqa: PLC0415
     from ledger.config import load_settings  # noqa: PLC0415
+    from ledger.log_store import LogStore  # noqa: PLC0415
     from ledger.names import tracking_table  # noqa: PLC0415
     from ledger.persistence.schema import grant_insert_only  # noqa: PLC0415
-    from ledger.seals import SEAL_TABLE, LogStore  # noqa: PLC0415
+    from ledger.seals import SEAL_TABLE, create_seal_table  # noqa: PLC0415
 
     try:
         settings = load_settings()
@@ -54,7 +55,7 @@ def db_init(
         tables += [tracking_table(name) for name in system.views]
         system.close()
         with LogStore.open(settings.events_url) as store:
-            store.create_seal_table()
+            create_seal_table(store)
         if grant_to:
             if not settings.events_url.is_postgres:
                 raise fail("--grant-to needs a PostgreSQL LEDGER_DATABASE_URL")

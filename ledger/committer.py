@@ -21,6 +21,10 @@ from uuid import UUID
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Recording
 
+DEFAULT_GROUP_COMMIT = True
+DEFAULT_MAX_BATCH = 64
+DEFAULT_MAX_WAIT_MS = 0.0
+
 
 class VersionConflict(IntegrityError):
     """Another command of the same batch writes the same aggregate version."""
@@ -87,7 +91,11 @@ class GroupCommitter:
     """
 
     def __init__(
-        self, app: Application[UUID], *, max_batch: int = 64, max_wait_s: float = 0.0
+        self,
+        app: Application[UUID],
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_wait_s: float = DEFAULT_MAX_WAIT_MS / 1000,
     ) -> None:
         self.app = app
         self.max_batch = max_batch

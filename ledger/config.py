@@ -1,37 +1,52 @@
 """One settings object (pydantic-settings), built by `load_settings()`, never at import time.
 
-Every setting is an environment variable `LEDGER_<NAME>`. An invalid or unsafe value stops
-the ledger with one line naming the variable. Tests: tests/unit/test_config.py.
+Every setting is an environment variable `LEDGER_<NAME>`. An invalid or unsafe value, or a
+`LEDGER_*` variable that names no setting (a typo), stops the ledger with one line naming the
+variable; `LEDGER_TEST_*` is left to the test suite and tools.
+Tests: tests/unit/test_url_and_config.py.
 """
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.aggregates.rules import (
+    DEFAULT_ACTIVITY_GRANULARITY_S,
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_MAX_LIFETIME_S,
+    MAX_TIMEOUT_S,
+)
+from ledger.committer import DEFAULT_GROUP_COMMIT, DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MS
 from ledger.errors import ConfigError
 from ledger.persistence.url import DatabaseURL
 
 MIN_SECRET_BYTES = 32
+ENV_PREFIX = "LEDGER_"
+NOT_SETTINGS_PREFIX = "LEDGER_TEST_"
+"""Variables of the test suite and tools (never read as settings, never refused)."""
 
 
 class Settings(BaseSettings):
     """The ledger's configuration."""
 
-    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     database_url: str = "sqlite:///var/ledger.sqlite3"
     views_database_url: str | None = None
     consistency_timeout_s: float = Field(2.0, gt=0, le=60)
-    activity_granularity_s: int = Field(60, ge=0, le=86_400)
-    default_idle_timeout_s: int = Field(1800, ge=1, le=366 * 86_400)
-    default_max_lifetime_s: int = Field(36_000, ge=1, le=366 * 86_400)
-    group_commit: bool = True
-    group_commit_max_batch: int = Field(64, ge=1, le=10_000)
-    group_commit_max_wait_ms: float = Field(0.0, ge=0, le=100)
+    activity_granularity_s: int = Field(DEFAULT_ACTIVITY_GRANULARITY_S, ge=0, le=86_400)
+    default_idle_timeout_s: int = Field(DEFAULT_IDLE_TIMEOUT_S, ge=1, le=MAX_TIMEOUT_S)
+    default_max_lifetime_s: int = Field(DEFAULT_MAX_LIFETIME_S, ge=1, le=MAX_TIMEOUT_S)
+    group_commit: bool = DEFAULT_GROUP_COMMIT
+    group_commit_max_batch: int = Field(DEFAULT_MAX_BATCH, ge=1, le=10_000)
+    group_commit_max_wait_ms: float = Field(DEFAULT_MAX_WAIT_MS, ge=0, le=100)
     reaper_interval_s: float = Field(15.0, gt=0, le=3600)
     seal_interval_s: float = Field(300.0, gt=0)
     run_projections: bool = True
@@ -96,8 +111,28 @@ class Settings(BaseSettings):
         return bool(self.jwt_secret or self.jwks_file or self.jwks_url)
 
 
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """`LEDGER_*` variables that name no setting (a typo would otherwise pass unnoticed)."""
+    names = {f"{ENV_PREFIX}{field}".upper() for field in Settings.model_fields}
+    environ = os.environ if environ is None else environ
+    return sorted(
+        key
+        for key in environ
+        if key.upper().startswith(ENV_PREFIX)
+        and not key.upper().startswith(NOT_SETTINGS_PREFIX)
+        and key.upper() not in names
+    )
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings from the environment (and overrides), or raise ConfigError."""
+    unknown = unknown_variables()
+    if unknown:
+        near = difflib.get_close_matches(
+            unknown[0].upper(), [f"{ENV_PREFIX}{f}".upper() for f in Settings.model_fields], n=1
+        )
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        raise ConfigError(unknown[0], f"not a setting of the ledger{hint}")
     try:
         settings = Settings(**overrides)
         _ = settings.events_url, settings.views_url

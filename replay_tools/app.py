@@ -19,7 +19,7 @@ from eventsourcing.persistence import PersistenceError
 
 from ledger.config import Settings, load_settings
 from ledger.errors import ConfigError
-from ledger.seals import CorruptEventError
+from ledger.log_store import CorruptEventError
 from replay_tools.times import parse_time
 
 EXIT_DISCREPANCY = 1  # also: the log holds an event that cannot be read

@@ -10,9 +10,10 @@ from uuid import UUID
 
 import typer
 
+from ledger.log_store import LogStore
 from ledger.persistence.url import DatabaseURL
 from ledger.projections.registry import specs
-from ledger.seals import LogStore, Seal
+from ledger.seals import Seal, seal_list
 from ledger.seals import seal as seal_log
 from replay_tools.app import EXIT_DISCREPANCY, Json, app, configured, fail
 from replay_tools.log import decode
@@ -87,10 +88,10 @@ def verify(projection: Projection = None, json: Json = False) -> None:
 def seal(json: Json = False) -> None:
     """Seal every event recorded since the last seal (a link in the hash chain)."""
     with configured() as settings, LogStore.open(settings.events_url) as store:
-        last = next(store.seal_list(last_only=True), None) if store.has_events else None
+        last = next(seal_list(store, last_only=True), None) if store.has_events else None
         with progress_bar("sealing", store.head() - (last.upto if last else 0)) as advance:
             made = seal_log(store, progress=advance)
-        head = next(store.seal_list(last_only=True), None)
+        head = next(seal_list(store, last_only=True), None)
     if json:
         print_json({"sealed": [_seal_dict(s) for s in made], "head": _seal_dict(head)})
         return

@@ -21,7 +21,7 @@ from uuid import UUID
 
 import orjson
 
-from ledger.seals import CorruptEventError, EventRow, LogStore
+from ledger.log_store import CorruptEventError, EventRow, LogStore
 
 CSV_COLUMNS = [
     "position", "recorded_at", "time", "tenant", "user_id", "session_id", "event",

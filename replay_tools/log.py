@@ -1,6 +1,6 @@
 """The event log as the replay tools read it: decoded events with their log positions.
 
-Reads the events table directly and read-only (through `ledger.seals.LogStore`) and decodes
+Reads the events table directly and read-only (through `ledger.log_store.LogStore`) and decodes
 each stored state with the ledger's own transcoder; the views are never consulted. A user's
 events are their `Account` aggregate's and those of every session it lists, up to one head
 position, so one answer never mixes two moments of the log.
@@ -19,8 +19,8 @@ from uuid import UUID
 
 from ledger.aggregates import account_uuid, session_uuid
 from ledger.config import Settings
+from ledger.log_store import CorruptEventError, EventRow, LogStore
 from ledger.persistence.transcoder import OrjsonTranscoder
-from ledger.seals import CorruptEventError, EventRow, LogStore
 
 
 @dataclass(frozen=True)

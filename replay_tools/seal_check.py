@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from ledger.seals import GENESIS, EventRow, LogStore, Seal, SealEntry
+from ledger.log_store import EventRow, LogStore
+from ledger.seals import GENESIS, Seal, SealEntry, entry_of, seal_list
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def verify_seals(
     previous: Seal | None = None
     moved_to: set[int] = set()
     inserted: list[Finding] = []
-    for current in store.seal_list():
+    for current in seal_list(store):
         report.findings += _check_link(current, previous)
         entries = current.entry_list()
         rows = store.event_page(current.after, current.upto, limit=2**62)
@@ -78,7 +79,7 @@ def verify_seals(
 
 
 def _chain_has(store: LogStore, wanted: str) -> bool:
-    return any(s.hash == wanted.strip().lower() for s in store.seal_list())
+    return any(s.hash == wanted.strip().lower() for s in seal_list(store))
 
 
 def _check_link(current: Seal, previous: Seal | None) -> list[Finding]:
@@ -109,13 +110,13 @@ def _check_events(
     for entry in entries:
         row = at.get(entry.position)
         if row is not None and (row.aggregate_id, row.version) == entry[1:3]:
-            if row.entry().digest != entry.digest:
+            if entry_of(row).digest != entry.digest:
                 yield _finding("edited", seq, entry, "its content differs from the seal")
             continue
         now = store.locate(entry.aggregate_id, entry.version)
         if now is not None:
             moved_to.add(now.position)
-            changed = " and its content changed" if now.entry().digest != entry.digest else ""
+            changed = " and its content changed" if entry_of(now).digest != entry.digest else ""
             yield _finding("reordered", seq, entry, f"moved to position {now.position}{changed}")
         elif row is not None:
             replaced.add(row.position)

@@ -19,6 +19,7 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from ledger.config import Settings
+from ledger.names import tracking_table
 from ledger.persistence.schema import prepare_database
 from ledger.projections.deltas import SESSION_TOPICS, from_us
 from ledger.projections.feed import open_feed
@@ -74,7 +75,7 @@ def verify_view(
     app = _log_reader(settings)
     scratch, factory = _open_scratch(name, settings)
     url, setting = settings.views_url, _views_setting(settings)
-    tracking = scratch.qualify(f"{name}_tracking")  # the live view's tracking table
+    tracking = scratch.qualify(tracking_table(name))  # the live view's tracking table
     where_live = f"SELECT MAX(notification_id) FROM {tracking}"
     try:
         scratch.drop_tables()

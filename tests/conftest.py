@@ -1,7 +1,7 @@
 """Shared fixtures: real SQLite files and a real PostgreSQL, a controllable clock.
 
 Backends: every test using `backend` runs on SQLite and, when `LEDGER_TEST_POSTGRES_URL` is
-set, on PostgreSQL too (marker `postgres`). With `LEDGER_REQUIRE_POSTGRES=1` (CI) a missing
+set, on PostgreSQL too (marker `postgres`). With `LEDGER_TEST_REQUIRE_POSTGRES=1` (CI) a missing
 server fails the run instead of skipping. The PostgreSQL run uses one fresh database per test
 session and one fresh schema per test.
 """
@@ -48,7 +48,7 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL")
-REQUIRE_POSTGRES = os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1"
+REQUIRE_POSTGRES = os.environ.get("LEDGER_TEST_REQUIRE_POSTGRES") == "1"
 _schemas = itertools.count()
 
 
@@ -118,7 +118,7 @@ def database_url(backend: str, tmp_path: Path, postgres_database: DatabaseURL | 
         return f"sqlite:///{tmp_path}/ledger.sqlite3"
     if postgres_database is None:
         if REQUIRE_POSTGRES:
-            pytest.fail("LEDGER_REQUIRE_POSTGRES=1 but LEDGER_TEST_POSTGRES_URL is not usable")
+            pytest.fail("LEDGER_TEST_REQUIRE_POSTGRES=1 but LEDGER_TEST_POSTGRES_URL is not usable")
         pytest.skip("PostgreSQL not configured (set LEDGER_TEST_POSTGRES_URL)")
     return _pg_url(postgres_database, f"t{next(_schemas)}_{uuid.uuid4().hex[:8]}")
 

@@ -20,7 +20,6 @@ from ledger.api.context import ContextDep
 from ledger.api.problems import error_responses, single_valued_query
 from ledger.api.responses import OrjsonResponse
 from ledger.api.schemas import (
-    ID_PATTERN,
     HistoryPage,
     IdPath,
     IdQuery,
@@ -34,6 +33,7 @@ from ledger.api.schemas import (
 )
 from ledger.projections.active_sessions import SessionFilter
 from ledger.projections.pages import MAX_LIMIT
+from ledger.validation import ID_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["admin"], dependencies=[Depends(single_valued_query)])
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
@@ -51,7 +51,6 @@ READS = error_responses(401, 403, 422, 503)
 )
 def list_user_sessions(user_id: IdPath, caller: Reader, context: ContextDep) -> Response:
     """The user's active sessions, newest first."""
-    user_id = check.external_id(user_id, what="user_id")
     now = context.now()
     records = context.ready_system().active.user_sessions(caller.tenant, user_id, now=now)
     return OrjsonResponse({"sessions": [session_json(r, now=now) for r in records]})
@@ -68,7 +67,6 @@ def terminate_user_session(
     user_id: IdPath, session_id: IdPath, caller: Terminator, context: ContextDep
 ) -> Response:
     """End the session (reason `admin_terminated`) -> 204; again on an ended one -> 204."""
-    user_id = check.external_id(user_id, what="user_id")
     run_command(
         context,
         "terminate_session",
@@ -122,10 +120,8 @@ def list_sessions(
 ) -> Response:
     """All active sessions of the tenant, newest first, filtered, cursor-paginated."""
     filters = SessionFilter(
-        user_id=check.external_id(user_id, what="user_id") if user_id else None,
-        application_id=(
-            check.external_id(application_id, what="application_id") if application_id else None
-        ),
+        user_id=user_id,
+        application_id=(application_id),
         ip=check.ip(ip),
     )
     now = context.now()
@@ -153,7 +149,6 @@ def user_history(
     cursor: Cursor = None,
 ) -> Response:
     """The user's sessions overlapping [since, until), newest start first, with end reasons."""
-    user_id = check.external_id(user_id, what="user_id")
     now = context.now()
     page = context.ready_system().history.user_history(
         caller.tenant, user_id, since=since, until=until, limit=limit, cursor=cursor
@@ -166,7 +161,7 @@ def user_history(
     "/users",
     response_model=UserList,
     responses=READS,
-    summary="Users with active sessions (an addition to DESIGN.md, for the console)",
+    summary="Users with active sessions (for the console)",
 )
 def list_users(
     caller: Reader,

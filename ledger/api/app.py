@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from ledger.api import admin, ingest, me, oidc, ops, ssf, webhooks
+from ledger.api import admin, ingest, me, oidc, ops, pages, ssf, webhooks
 from ledger.api.context import ApiContext
 from ledger.api.keys import TokenVerifier
 from ledger.api.limits import BodyLimitMiddleware
@@ -127,14 +127,9 @@ def _lifespan(
 
 
 def _include_pages(app: FastAPI) -> None:
-    """The web pages (issue 7), when that package is present."""
-    try:
-        from ledger.api import pages  # noqa: PLC0415
-    except ImportError:
-        return
+    """The web pages and their static files."""
     app.include_router(pages.router)
-    if STATIC.is_dir():
-        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

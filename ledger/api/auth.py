@@ -4,7 +4,7 @@
 `sub`, `scope`, the tenant claim (`LEDGER_TENANT_CLAIM`, `default` when absent) and `sid`.
 The tenant comes from the token only, never from the request. `require_scope("sessions:me")`
 makes a dependency that also checks the scope (403 otherwise). Missing or bad tokens are a
-401 with `WWW-Authenticate: Bearer`. The web pages (issue 7) use these same dependencies.
+401 with `WWW-Authenticate: Bearer`. The web pages use these same dependencies.
 They are `async def`, run inline on the event loop: verifying a token is CPU work, except
 fetching a key from `LEDGER_JWKS_URL`, which alone goes to a worker thread. A token
 verified a moment ago is not verified again until its `exp` (`ledger.api.verified`).
@@ -21,20 +21,20 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from ledger.aggregates.ids import check_external_id, check_tenant
+from ledger import validation as check
 from ledger.api.context import ContextDep
 from ledger.api.keys import KeyNotCached, KeysUnavailable, TokenRefused, TokenVerifier
 from ledger.api.problems import ApiProblem
+from ledger.api.scopes import Scope
 
 ME, READ, TERMINATE, AUDIT, INGEST = (
-    "sessions:me",
-    "sessions:read",
-    "sessions:terminate",
-    "sessions:audit",
-    "sessions:ingest",
+    Scope.ME,
+    Scope.READ,
+    Scope.TERMINATE,
+    Scope.AUDIT,
+    Scope.INGEST,
 )
-SSF_MANAGE, SSF_READ, WEBHOOKS_MANAGE = "ssf.manage", "ssf.read", "webhooks:manage"
-SCOPES = (ME, READ, TERMINATE, AUDIT, INGEST, SSF_MANAGE, SSF_READ, WEBHOOKS_MANAGE)
+SSF_MANAGE, SSF_READ, WEBHOOKS_MANAGE = Scope.SSF_MANAGE, Scope.SSF_READ, Scope.WEBHOOKS_MANAGE
 REALM = 'Bearer realm="session-ledger"'
 bearer = HTTPBearer(
     auto_error=False, bearerFormat="JWT", description="A JWT (see README.md, Authentication)"
@@ -74,11 +74,11 @@ def principal_from_token(verifier: TokenVerifier, token: str, *, fetch: bool = T
         fetch=fetch,
     )
     try:
-        sub = check_external_id(claims["sub"], what="sub")
-        tenant = check_tenant(claims.get(settings.tenant_claim, "default"))
+        sub = check.external_id(claims["sub"], what="sub")
+        tenant = check.tenant(claims.get(settings.tenant_claim, "default"))
         sid = claims.get("sid")
         if sid is not None:
-            sid = check_external_id(sid, what="sid")
+            sid = check.external_id(sid, what="sid")
     except ValueError as e:
         raise TokenRefused(f"invalid claim: {e}") from None
     raw = claims.get("scope", "")

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from ledger.aggregates.errors import LedgerError
 from ledger.api.context import ApiContext
+from ledger.api.problems import domain_problem
 from ledger.outcomes import ActivityOutcome, Outcome, StartOutcome, TerminateOutcome
 
 O = TypeVar("O", bound=Outcome)  # noqa: E741
@@ -36,7 +37,7 @@ def run_command(context: ApiContext, name: str, command: Callable[[], O]) -> O:
     try:
         outcome = command()
     except LedgerError as e:
-        context.metrics.command(name, e.type_slug)
+        context.metrics.command(name, domain_problem(e)[1])
         raise
     except Exception:
         context.metrics.command(name, "error")

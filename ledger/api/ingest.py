@@ -116,7 +116,7 @@ def terminate_session(
         lambda: context.ready_system().ledger.logout(
             tenant=caller.tenant,
             session_id=session_id,
-            reason=body.reason,
+            reason=body.reason.value,
             actor=caller.sub,
             at=body.at,
         ),
@@ -164,7 +164,11 @@ def revoke(user_id: IdPath, body: RevokeBody, caller: Ingestor, context: Context
         context,
         "revoke",
         lambda: context.ready_system().ledger.revoke(
-            tenant=caller.tenant, user_id=user_id, reason=body.reason, actor=caller.sub, at=body.at
+            tenant=caller.tenant,
+            user_id=user_id,
+            reason=body.reason.value,
+            actor=caller.sub,
+            at=body.at,
         ),
     )
     return OrjsonResponse({"terminated": outcome.terminated})

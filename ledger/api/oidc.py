@@ -26,8 +26,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from ledger import validation as check
 from ledger.aggregates.errors import SessionNotFound
-from ledger.aggregates.ids import check_external_id, check_tenant
 from ledger.api.commands import run_command
 from ledger.api.context import ApiContext, get_context
 from ledger.api.keys import KeysUnavailable, TokenRefused
@@ -140,7 +140,7 @@ def _check_claims(claims: dict[str, Any], *, max_age: int, leeway: int) -> None:
         value = claims.get(name)
         if value is not None:
             try:
-                check_external_id(value, what=name)
+                check.external_id(value, what=name)
             except ValueError as e:
                 raise LogoutRefused(str(e)) from None
     iat = claims["iat"]
@@ -156,7 +156,7 @@ def logout(context: ApiContext, token: str) -> None:
     settings, store = context.settings, context.jti_store
     issuer, jti = claims["iss"], claims["jti"]
     try:
-        tenant = check_tenant(claims.get(settings.tenant_claim, "default"))
+        tenant = check.tenant(claims.get(settings.tenant_claim, "default"))
     except ValueError as e:
         raise LogoutRefused(str(e)) from None
     window = max(float(claims.get("exp") or 0), claims["iat"] + settings.backchannel_max_age_s)

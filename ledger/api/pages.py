@@ -17,17 +17,20 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+import orjson
 import ua_parser
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from ledger.aggregates.ids import check_external_id, check_tenant
-from ledger.api.auth import AUDIT, ME, READ, TERMINATE, CurrentPrincipal
+from ledger import validation as check
+from ledger.aggregates.rules import REASON_LABELS
+from ledger.api.auth import CurrentPrincipal
 from ledger.api.context import ContextDep, SystemDep
 from ledger.api.problems import ApiProblem, Problem, error_responses
 from ledger.api.responses import OrjsonResponse
+from ledger.api.scopes import PageScope, Scope
 from ledger.api.tokens import mint_token
 from ledger.config import Settings
 from ledger.validation import MAX_USER_AGENT
@@ -146,11 +149,8 @@ def signin_options(context: ContextDep) -> SigninOptions:
     return SigninOptions(dev_signin=context.dev_mode, oidc=oidc)
 
 
-PageScope = Literal["sessions:me", "sessions:read", "sessions:terminate", "sessions:audit"]
-
-
 def _default_scopes() -> list[PageScope]:
-    return ["sessions:me"]
+    return [PageScope.ME]
 
 
 class DevSignin(BaseModel):
@@ -160,7 +160,9 @@ class DevSignin(BaseModel):
 
     user_id: str = Field(min_length=1, max_length=255)
     tenant: str = Field("default", min_length=1, max_length=255)
-    scopes: list[PageScope] = Field(default_factory=_default_scopes, max_length=4)
+    scopes: list[Annotated[PageScope, Field(strict=False)]] = Field(
+        default_factory=_default_scopes, max_length=4
+    )
     start_session: bool = True
 
 
@@ -198,8 +200,8 @@ def dev_signin(
     if not context.dev_mode:
         raise HTTPException(404, "the development sign-in is off: the server is not in dev mode")
     try:
-        user_id = check_external_id(body.user_id.strip(), what="user_id")
-        tenant = check_tenant(body.tenant.strip())
+        user_id = check.external_id(body.user_id.strip(), what="user_id")
+        tenant = check.tenant(body.tenant.strip())
     except ValueError as e:
         raise ApiProblem(422, "invalid-input", "Invalid input", str(e)) from None
     sid = None
@@ -214,7 +216,7 @@ def dev_signin(
         )
         system.wait(outcome.position)
         sid = outcome.session.id if outcome.session else None
-    scopes = [s for s in (ME, READ, TERMINATE, AUDIT) if s in body.scopes]
+    scopes = [s.value for s in PageScope if s in body.scopes]
     token = mint_token(
         context.settings,
         sub=user_id,
@@ -272,3 +274,17 @@ def devices(body: DeviceQuery, caller: CurrentPrincipal) -> DeviceLabels:
     """ "Firefox on Windows" for each user agent (any signed-in caller)."""
     del caller
     return DeviceLabels(devices=[device_label(ua) for ua in body.user_agents])
+
+
+@router.get("/web/vocabulary.js", include_in_schema=False)
+def vocabulary_module() -> Response:
+    """The reasons' labels and the scopes as a JavaScript module: the pages import them."""
+    reasons = {reason.value: label for reason, label in REASON_LABELS.items()}
+    scopes = {scope.name: scope.value for scope in Scope}
+    body = (
+        "// Made by the ledger from its definitions (ledger/aggregates/rules.py, api/scopes.py).\n"
+        f"export const REASONS = Object.freeze({orjson.dumps(reasons).decode()});\n"
+        f"export const SCOPES = Object.freeze({orjson.dumps(scopes).decode()});\n"
+    )
+    headers = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
+    return Response(body, media_type="text/javascript", headers=headers)

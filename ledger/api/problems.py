@@ -1,8 +1,8 @@
 """RFC 9457 problem details: every 4xx and 5xx the API answers is `application/problem+json`.
 
-Domain errors (`LedgerError`) map by their own `.status`; FastAPI's validation errors,
-unknown routes and wrong methods are rewritten; a database outage is a 503, never a
-traceback. Tests: tests/api/test_errors.py.
+Domain errors (`LedgerError`) map by `DOMAIN_PROBLEMS` (the domain knows no HTTP); FastAPI's
+validation errors, unknown routes and wrong methods are rewritten; a database outage is a
+503, never a traceback. Tests: tests/api/test_errors.py.
 """
 
 from __future__ import annotations
@@ -22,8 +22,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from ledger.aggregates.errors import LedgerError
+from ledger.aggregates.errors import (
+    ConcurrencyConflict,
+    FutureTimestamp,
+    InvalidInput,
+    LedgerError,
+    SessionConflict,
+    SessionEnded,
+    SessionNotFound,
+)
 from ledger.api.responses import OrjsonResponse
+from ledger.projections.pages import InvalidCursor
 
 PROBLEM_TYPE = "application/problem+json"
 TYPE_PREFIX = "tag:session-ledger,2026:problem:"
@@ -91,11 +100,31 @@ def problem_response(
     return OrjsonResponse(body, status_code=status, headers=headers, media_type=PROBLEM_TYPE)
 
 
+DOMAIN_PROBLEMS: dict[type[LedgerError], tuple[int, str, str]] = {
+    InvalidCursor: (422, "invalid-cursor", "Invalid cursor"),
+    FutureTimestamp: (422, "future-time", "Time in the future"),
+    InvalidInput: (422, "invalid-input", "Invalid input"),
+    SessionNotFound: (404, "session-not-found", "Session not found"),
+    SessionEnded: (409, "session-ended", "Session has ended"),
+    SessionConflict: (409, "session-conflict", "Session exists with other data"),
+    ConcurrencyConflict: (409, "concurrent-update", "Concurrent update"),
+    LedgerError: (400, "bad-request", "Bad request"),
+}
+"""Each domain error as HTTP sees it: status, problem type slug, title (nearest class wins)."""
+
+
+def domain_problem(exc: LedgerError) -> tuple[int, str, str]:
+    """The status, slug and title of a domain error (its nearest mapped class)."""
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_PROBLEMS:
+            return DOMAIN_PROBLEMS[cls]
+    return DOMAIN_PROBLEMS[LedgerError]
+
+
 def _ledger_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LedgerError)
-    return problem_response(
-        exc.status, exc.type_slug, exc.title, exc.detail, instance=request.url.path
-    )
+    status, slug, title = domain_problem(exc)
+    return problem_response(status, slug, title, exc.detail, instance=request.url.path)
 
 
 def _api_problem(request: Request, exc: Exception) -> Response:

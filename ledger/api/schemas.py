@@ -15,12 +15,16 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from ledger.aggregates.rules import MAX_TIMEOUT_S
+from ledger.aggregates.rules import MAX_TIMEOUT_S, IdpReason, RevokeReason
 from ledger.records import SessionRecord
-from ledger.validation import MAX_AUTH_METHOD, MAX_AUTH_METHODS, MAX_NAME, MAX_USER_AGENT
+from ledger.validation import (
+    ID_PATTERN,
+    MAX_AUTH_METHOD,
+    MAX_AUTH_METHODS,
+    MAX_NAME,
+    MAX_USER_AGENT,
+)
 
-# No control characters, no surrounding white space (what `ledger.validation` accepts).
-ID_PATTERN = r"^[^\s\x00-\x1f\x7f]([^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
 IP_SCHEMA: dict[str, Any] = {"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
 Id = Annotated[str, Field(min_length=1, max_length=255, pattern=ID_PATTERN)]
 Ip = Annotated[
@@ -98,7 +102,7 @@ class ActivityBody(Body):
 class TerminateBody(Body):
     """`POST /v1/sessions/{id}/terminate`: the IdP saw a logout or the browser close."""
 
-    reason: Literal["logout", "browser_closed"]
+    reason: Annotated[IdpReason, Field(strict=False)]
     at: Time | None = None
 
 
@@ -112,7 +116,7 @@ class PasswordResetBody(Body):
 class RevokeBody(Body):
     """`POST /v1/users/{id}/revoke`: the account was locked, disabled or deleted."""
 
-    reason: Literal["account_locked", "account_disabled", "account_deleted"]
+    reason: Annotated[RevokeReason, Field(strict=False)]
     at: Time | None = None
 
 

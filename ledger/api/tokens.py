@@ -4,7 +4,7 @@ With no signing key configured, `ledger serve --dev` creates a random secret in
 `LEDGER_DEV_SECRET_FILE` (default `var/dev-secret`, mode 0600; never a constant in the code)
 and the API accepts HS256 tokens signed with it. `mint_token` signs with `LEDGER_JWT_SECRET`
 when set, else with that development secret. Tokens of a real IdP (JWKS) are never minted
-here. The web pages' development sign-in (issue 7) calls `mint_token` too.
+here. The web pages' development sign-in calls `mint_token` too.
 Tests: tests/api/test_tokens.py.
 """
 

@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from ledger.errors import ConfigError
+from ledger.names import LOG_NAME
 from ledger.persistence.url import DatabaseURL
 
 SCHEMA_VERSION = 1
@@ -23,7 +24,7 @@ META_TABLE = "ledger_meta"
 EVENT_COLUMNS = {"originator_id", "originator_version", "topic", "state"}
 
 
-def events_table(url: DatabaseURL, app_name: str = "SessionLedger") -> str:
+def events_table(url: DatabaseURL, app_name: str = LOG_NAME) -> str:
     """The name the library gives the events table on this backend."""
     return "stored_events" if url.kind == "sqlite" else f"{app_name.lower()}_events"
 

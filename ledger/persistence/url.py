@@ -1,6 +1,6 @@
 """Database URLs: `sqlite:///relative/path`, `sqlite:////absolute/path` or
 `postgresql://user[:password]@host[:port]/db[?schema=name]`, turned into the library's
-environment. Tests: tests/unit/test_url.py.
+environment. Tests: tests/unit/test_url_and_config.py.
 """
 
 from __future__ import annotations

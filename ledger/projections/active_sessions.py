@@ -231,12 +231,6 @@ class ActiveSessionsView(SessionView):
             )
             return [(r["tenant"], r["session_id"]) for r in c.fetchall()]
 
-    def count(self) -> int:
-        """Rows in the view (expired-unrecorded included)."""
-        with self.read() as c:
-            c.execute(f"SELECT COUNT(*) AS n FROM {self.t('active_sessions')}")
-            return int(c.fetchone()["n"])
-
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """Every row of both tables as plain tuples, in key order (for `verify`)."""
         with self.txn(commit=False) as c:

@@ -1,7 +1,8 @@
 """Folds a batch of `Session` events into one net change per session (pure, no I/O).
 
 Both views apply a batch as these deltas in one transaction with the batch's last tracking
-position, so a batch is applied exactly once or not at all. Tests: tests/unit/test_deltas.py.
+position, so a batch is applied exactly once or not at all.
+Tests: tests/unit/test_deltas_and_cursors.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.aggregates import Session
+from ledger.aggregates.rules import expires_at_us
 from ledger.projections.feed import Skipped, topics
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -63,13 +65,19 @@ class SessionDelta:
         last_active = max(started, self.last_active_us or started)
         apps = ([s["application"]] if s["application"] else []) + self.joined
         hard = started + s["max_lifetime_s"] * 1_000_000
+        expires = expires_at_us(
+            started_us=started,
+            last_active_us=last_active,
+            idle_timeout_s=s["idle_timeout_s"],
+            max_lifetime_s=s["max_lifetime_s"],
+        )
         return {
             "tenant": s["tenant"],
             "session_id": s["session_id"],
             "user_id": s["user_id"],
             "started_at": started,
             "last_active_at": last_active,
-            "expires_at": min(last_active + s["idle_timeout_s"] * 1_000_000, hard),
+            "expires_at": expires,
             "hard_expires_at": hard,
             "idle_timeout_s": s["idle_timeout_s"],
             "ip": self.ip if self.ip is not None else s["ip"],

@@ -23,9 +23,6 @@ MAX_LIMIT = 500
 class InvalidCursor(InvalidInput):
     """A cursor that this ledger did not hand out."""
 
-    title = "Invalid cursor"
-    type_slug = "invalid-cursor"
-
 
 @dataclass(frozen=True)
 class Page:

@@ -24,6 +24,7 @@ from ledger.projections.batching import SessionView
 from ledger.projections.deltas import SESSION_TOPICS
 from ledger.projections.feed import open_feed
 from ledger.projections.registry import PROJECTIONS, open_view
+from ledger.projections.swap import swap_in
 
 SCRATCH_PREFIX = "rebuild_"
 Progress = Callable[[int], None]
@@ -125,7 +126,7 @@ def rebuild(
             target = live.max_tracking_id(APP_NAME)
             if target is not None:
                 count += catch_up(name, scratch, app, until=target, progress=progress)
-            live.swap_in(scratch, lambda after, upto: read_range(app, after, upto))
+            swap_in(live, scratch, lambda after, upto: read_range(app, after, upto))
             position = live.max_tracking_id(APP_NAME)
         else:
             position = scratch.max_tracking_id(APP_NAME)

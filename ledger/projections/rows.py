@@ -103,7 +103,11 @@ def json_append_param(view: Any, app: dict[str, str]) -> Any:
 
 
 def activity_update_sql(view: Any, table: str) -> str:
-    """UPDATE of a row's last activity, address and expiry (parameters: at, ip, at, key)."""
+    """UPDATE of last activity, address and expiry (params: at, ip, at, key).
+
+    The expiry is `ledger.aggregates.rules.expires_at` in SQL
+    (held equal by tests/properties/test_expiry_rule.py).
+    """
     gt, lt = view.greatest(), view.least()
     return (
         f"UPDATE {table} SET last_active_at = {gt}(last_active_at, ?),"

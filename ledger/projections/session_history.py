@@ -146,12 +146,6 @@ class SessionHistoryView(SessionView):
             row = c.fetchone()
         return record_from_row(row, self) if row is not None else None
 
-    def count(self) -> int:
-        """Rows in the view."""
-        with self.read() as c:
-            c.execute(f"SELECT COUNT(*) AS n FROM {self.t('session_history')}")
-            return int(c.fetchone()["n"])
-
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """Every row as plain tuples, in key order (for `verify`)."""
         with self.txn(commit=False) as c:

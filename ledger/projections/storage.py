@@ -2,14 +2,14 @@
 
 A view is a `TrackingRecorder` (so the library's `ProjectionRunner` can drive it) whose rows
 and tracking position live in tables named with an optional prefix; a rebuild fills prefixed
-scratch tables, then `swap_in` replaces the live ones in one transaction.
+scratch tables, then `ledger.projections.swap` replaces the live ones in one transaction.
 Tests: tests/integration/test_views_contract.py.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -21,7 +21,7 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg import sql
 from psycopg.types.json import Jsonb, set_json_loads
 
-from ledger.names import LOG_NAME, tracking_table
+from ledger.names import tracking_table
 
 
 class ViewStorage(TrackingRecorder):
@@ -93,21 +93,8 @@ class ViewStorage(TrackingRecorder):
         cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     @abstractmethod
-    def swap_in(self, scratch: Any, fill: Fill) -> None:
-        """Replace the live tables by the scratch view's (tracking included), atomically.
-
-        Under a lock that holds the live view's writers, the scratch view is first brought to
-        the live view's position with `fill(after, upto)` (the log's events in that range),
-        in the same transaction: no event is lost or applied twice, however fast the live
-        view moves.
-        """
-
-    @abstractmethod
     def drop_tables(self) -> None:
         """Drop this view's tables (and tracking table): used for scratch views."""
-
-
-Fill = Callable[[int, int], list[Any]]
 
 
 def _use_orjson_for_jsonb() -> None:
@@ -115,26 +102,7 @@ def _use_orjson_for_jsonb() -> None:
     set_json_loads(orjson.loads)
 
 
-def _tracked(c: Any, view: Any) -> int:
-    """A view's tracking position, read through cursor `c` (0 when none)."""
-    if view.dialect == "sqlite":
-        c.execute(view.select_max_tracking_id_statement, (LOG_NAME,))
-        return int(c.fetchone()[0] or 0)
-    c.execute(view.max_tracking_id_statement, (LOG_NAME,))
-    return int(c.fetchone()["max"] or 0)
-
-
-def _catch_up_in(c: Any, live: Any, scratch: Any, fill: Fill) -> None:
-    """Bring `scratch` to `live`'s position inside the caller's (locked) transaction."""
-    from ledger.projections.deltas import fold  # noqa: PLC0415
-
-    live_at, scratch_at = _tracked(c, live), _tracked(c, scratch)
-    if live_at > scratch_at:
-        events = fill(scratch_at, live_at)
-        scratch.apply_rows(c, fold(events), Tracking(LOG_NAME, live_at))
-
-
-class _QMarkCursor:
+class QMarkCursor:
     """A psycopg cursor that accepts `?` placeholders."""
 
     def __init__(self, cursor: Any) -> None:
@@ -218,29 +186,6 @@ class SQLiteViewStorage(SQLiteTrackingRecorder, ViewStorage):
         """JSON text back to Python."""
         return orjson.loads(value) if value is not None else None
 
-    def swap_in(self, scratch: Any, fill: Fill) -> None:
-        """Under SQLite's write lock: catch the scratch view up, drop live, rename scratch."""
-        tables = [*self.view_tables(), tracking_table(self.name)]
-        with self.datastore.get_connection(commit=True) as conn:
-            c = conn.cursor()
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                _catch_up_in(c, self, scratch, fill)
-                for table in tables:
-                    c.execute(f"DROP TABLE IF EXISTS {self.prefix}{table}")
-                for table in tables:
-                    c.execute(f"ALTER TABLE {scratch.prefix}{table} RENAME TO {self.prefix}{table}")
-                c.execute("SELECT name FROM sqlite_master WHERE type='index'")
-                for row in c.fetchall():
-                    if row[0].startswith(scratch.prefix):
-                        c.execute(f"DROP INDEX IF EXISTS {row[0]}")
-                for statement in self.view_ddl():
-                    c.execute(statement)
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
-
     def drop_tables(self) -> None:
         """Drop the tables of this (scratch) view."""
         with self.datastore.transaction(commit=True) as c:
@@ -278,7 +223,7 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
         with self.datastore.transaction(commit=commit) as cursor:
             if not commit:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            yield _QMarkCursor(cursor)
+            yield QMarkCursor(cursor)
 
     def write_tracking(self, cursor: Any, tracking: Tracking) -> None:
         """Record the position in the same transaction (raises if already recorded)."""
@@ -288,7 +233,7 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
     def read(self) -> Iterator[Any]:
         """A cursor on an autocommit connection (one statement, one round trip)."""
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
-            yield _QMarkCursor(cursor)
+            yield QMarkCursor(cursor)
 
     def key(self, value: UUID) -> UUID:
         """Keys are stored as uuid."""
@@ -312,42 +257,6 @@ class PostgresViewStorage(PostgresTrackingRecorder, ViewStorage):
     def json_value(self, value: Any) -> Any:
         """jsonb comes back as Python data already."""
         return value
-
-    def swap_in(self, scratch: Any, fill: Fill) -> None:
-        """Lock the live tracking table, catch the scratch view up, swap tables and indexes."""
-        schema = self.datastore.schema
-        tables = [*self.view_tables(), tracking_table(self.name)]
-        with self.datastore.transaction(commit=True) as c:
-            live_tracking = sql.Identifier(schema, self.tracking_table_name)
-            c.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(live_tracking))
-            _catch_up_in(_QMarkCursor(c), self, scratch, fill)
-            self._swap_tables(c, scratch.prefix, tables)
-
-    def _swap_tables(self, c: Any, scratch_prefix: str, tables: list[str]) -> None:
-        schema = self.datastore.schema
-        for table in tables:
-            c.execute(
-                sql.SQL("DROP TABLE IF EXISTS {}").format(
-                    sql.Identifier(schema, self.prefix + table)
-                )
-            )
-        for table in tables:
-            c.execute(
-                sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                    sql.Identifier(schema, scratch_prefix + table),
-                    sql.Identifier(self.prefix + table),
-                )
-            )
-        c.execute("SELECT indexname FROM pg_indexes WHERE schemaname=%s", (schema,))
-        for row in c.fetchall():
-            old = row["indexname"]
-            if old.startswith(scratch_prefix):
-                c.execute(
-                    sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                        sql.Identifier(schema, old),
-                        sql.Identifier(self.prefix + old[len(scratch_prefix) :]),
-                    )
-                )
 
     def drop_tables(self) -> None:
         """Drop the tables of this (scratch) view."""

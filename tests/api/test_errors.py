@@ -159,3 +159,17 @@ def test_a_repeated_query_parameter_is_422(client: TestClient, hs: Minter) -> No
     reader = hs.auth("r", "sessions:read")
     problem(client.get("/v1/sessions?limit=1&limit=2", headers=reader), 422)
     problem(client.get("/v1/me/sessions?x=1&x=2", headers=hs.auth("alice")), 422)
+
+
+def test_every_domain_error_has_an_http_mapping_in_the_api_layer() -> None:
+    """The domain knows no HTTP: every `LedgerError` subclass is mapped here, nearest first."""
+    import ledger.aggregates.errors as domain
+    from ledger.api.problems import DOMAIN_PROBLEMS, domain_problem
+    from ledger.projections.pages import InvalidCursor
+
+    errors = [v for v in vars(domain).values() if isinstance(v, type) and issubclass(v, Exception)]
+    for error in [*errors, InvalidCursor]:
+        assert error in DOMAIN_PROBLEMS, error.__name__
+        assert not hasattr(error, "status"), f"{error.__name__} still carries an HTTP status"
+    assert domain_problem(InvalidCursor("x"))[:2] == (422, "invalid-cursor")
+    assert domain_problem(domain.SessionEnded("x"))[:2] == (409, "session-ended")

@@ -34,7 +34,7 @@ def _runs_inline(call: Any) -> bool:
 
 @pytest.mark.parametrize("module", [admin, ingest, me, oidc, ops, pages])
 def test_every_dependency_of_the_api_routes_runs_on_the_event_loop(module: ModuleType) -> None:
-    """A plain `def` dependency costs a thread hop per request (issue 6, H1)."""
+    """A plain `def` dependency costs a thread hop per request (bench H1)."""
     routes = [r for r in module.router.routes if isinstance(r, APIRoute)]
     assert routes
     for route in routes:

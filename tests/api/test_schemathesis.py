@@ -22,12 +22,12 @@ from ledger.config import Settings, load_settings
 from ledger.persistence.url import DatabaseURL
 from tests.api.conftest import ALL_SCOPES, AUDIENCE, ISSUER, SECRET
 
-# `make fuzz` sets LEDGER_FUZZ_EXAMPLES for a longer, randomised run.
-EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "40"))
+# `make fuzz` sets LEDGER_TEST_FUZZ_EXAMPLES for a longer, randomised run.
+EXAMPLES = int(os.environ.get("LEDGER_TEST_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize="LEDGER_FUZZ_EXAMPLES" not in os.environ,
+    derandomize="LEDGER_TEST_FUZZ_EXAMPLES" not in os.environ,
     database=None,
     suppress_health_check=list(HealthCheck),
 )

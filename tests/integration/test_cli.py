@@ -28,7 +28,8 @@ def ledger(settings_url: str, *args: str, **env: str) -> subprocess.CompletedPro
 def test_db_init_is_idempotent_and_makes_the_seal_table(
     make_settings: Callable[..., Settings],
 ) -> None:
-    from ledger.seals import SEAL_TABLE, LogStore
+    from ledger.log_store import LogStore
+    from ledger.seals import SEAL_TABLE
 
     settings = make_settings()
     for _ in range(2):
@@ -36,7 +37,7 @@ def test_db_init_is_idempotent_and_makes_the_seal_table(
         assert result.returncode == 0, result.stderr
         assert "database ready" in result.stdout
     with LogStore.open(settings.events_url) as store:
-        assert store._exists(SEAL_TABLE)
+        assert store.exists(SEAL_TABLE)
 
 
 def test_expire_records_due_sessions_once(make_settings: Callable[..., Settings]) -> None:

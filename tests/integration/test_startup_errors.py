@@ -120,3 +120,26 @@ def test_an_insert_only_role_records_events_but_cannot_change_them(
         for statement in ("UPDATE {} SET topic='x'", "DELETE FROM {}", "CREATE TABLE {}_x (a int)"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement.format(f'"{url.schema}".sessionledger_events'))  # type: ignore[arg-type]
+
+
+def test_serve_with_a_misspelt_variable_says_one_line_and_exits_2(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LEDGER_DATABSE_URL": f"sqlite:///{tmp_path}/x.sqlite3"}
+    done = subprocess.run(
+        [sys.executable, "-m", "ledger.cli", "serve", "--dev", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "ledger: LEDGER_DATABSE_URL: not a setting of the ledger"
+        " (did you mean LEDGER_DATABASE_URL?)"
+    ]
+    assert not (tmp_path / "var").exists()

@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 from ledger.bootstrap import bootstrap
 from ledger.config import Settings
+from ledger.log_store import LogStore
 from ledger.reaper import Reaper
-from ledger.seals import LogStore
+from ledger.seals import seal_list
 from ledger.workers import Periodic
 
 
@@ -54,13 +55,13 @@ def test_the_composition_root_builds_the_reaper_and_the_sealer_and_starts_them_o
         system.ledger.start_session(tenant="acme", user_id="ann", session_id="s1")
         head = system.ledger.recorder.max_notification_id()
         with LogStore.open(system.settings.events_url) as store:
-            assert list(store.seal_list()) == []
+            assert list(seal_list(store)) == []
         system.start_workers()
         system.start_workers()  # idempotent
 
         def sealed_to_head() -> bool:
             with LogStore.open(system.settings.events_url) as store:
-                last = next(store.seal_list(last_only=True), None)
+                last = next(seal_list(store, last_only=True), None)
                 return last is not None and last.upto == head
 
         assert _wait(sealed_to_head)

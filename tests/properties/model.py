@@ -1,7 +1,8 @@
 """An independent plain-Python model of the ledger's rules, for the property tests.
 
 It shares no code with `ledger`: no aggregates, no library, no SQL. It is written from the
-rules of DESIGN.md (expiry, termination reasons, the effect of each command) so that a bug in
+documented rules (README: expiry, termination reasons, the effect of each command) so that a
+bug in
 the ledger cannot hide by being copied into the reference.
 """
 

@@ -4,7 +4,7 @@ Property: after every step, for every user, the set of active sessions, and for 
 its recorded end reason and actor, are the same in the ledger and in `model.Model`; no session
 recorded before a password reset is active after it; and every aggregate rebuilt from its stored
 events alone (no snapshot, no cache) equals the one the repository returns.
-Why a model: the model re-implements the rules from DESIGN.md in plain Python without the
+Why a model: the model re-implements the documented rules (README) in plain Python without the
 library or the aggregates, so a wrong rule in the ledger is not also the reference.
 What stops it passing trivially: every rule also compares the command's own result (created,
 recorded, terminated ids, refusals) with the model's, and `test_machine_does_work` checks that

@@ -17,8 +17,8 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+from ledger.log_store import LogStore
 from ledger.persistence.url import DatabaseURL
-from ledger.seals import LogStore
 from replay_tools.cli import app
 
 Replay = Callable[..., Result]

@@ -1,7 +1,8 @@
 """A plain-Python model of which sessions are open at any past moment, for the property test.
 
 It shares no code with `ledger` or `replay_tools`: no aggregates, no events, no SQL. It is fed
-the *commands* a test sends (not the log), applies the rules of DESIGN.md to them (expiry by
+the *commands* a test sends (not the log), applies the ledger's documented rules (README) to
+them (expiry by
 idle timeout and lifetime, activity stored at most once per granularity, application joins
 count as activity, ending an expired session records its expiry) and keeps, per session, the
 times of everything that happened, so it can answer "what was open at T" for any T.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.aggregates.ids import account_uuid, check_external_id, check_tenant, session_uuid
+from ledger.aggregates.ids import account_uuid, session_uuid
+from ledger.validation import external_id as check_external_id
+from ledger.validation import tenant as check_tenant
 
 
 def test_ids_are_deterministic_and_kinds_do_not_collide() -> None:

@@ -9,15 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.aggregates import FutureTimestamp, InvalidInput
-from ledger.aggregates.rules import (
-    IDP_REASONS,
-    TerminationReason,
-    check_client_time,
-    check_timeout,
-    expires_at,
-    expiry_reason,
-    parse_reason,
-)
+from ledger.aggregates.rules import IDP_REASONS, TerminationReason, expires_at, expiry_reason
+from ledger.validation import client_time as check_client_time
+from ledger.validation import reason as parse_reason
+from ledger.validation import timeout as check_timeout
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -68,3 +68,24 @@ def test_settings_come_from_ledger_environment_variables(monkeypatch: pytest.Mon
     settings = load_settings()
     assert settings.activity_granularity_s == 15
     assert settings.events_url.path == Path("x/y.db")
+
+
+def test_a_misspelt_ledger_variable_stops_the_ledger_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABSE_URL", "sqlite:///elsewhere.db")
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    assert refused.value.setting == "LEDGER_DATABSE_URL"
+    assert "did you mean LEDGER_DATABASE_URL?" in str(refused.value)
+
+
+def test_test_suite_variables_are_not_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_TEST_ANYTHING", "1")
+    assert load_settings().database_url == "sqlite:///var/ledger.sqlite3"
+
+
+def test_settings_refuse_unknown_fields() -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(databse_url="sqlite:///x.db")
+    assert refused.value.setting == "LEDGER_DATABSE_URL"

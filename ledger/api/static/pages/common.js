@@ -1,6 +1,8 @@
 // Shared by the Session Ledger pages: the bearer token (sessionStorage only), calls to the
 // v1 API, plain-words states (loading, empty, errors), the confirmation dialog, formatting.
 
+import { REASONS, SCOPES } from "/web/vocabulary.js";
+
 const AUTH_KEY = "ledger.auth";
 
 // ------------------------------------------------------------------ the token
@@ -239,8 +241,8 @@ export function setupHeader() {
     return null;
   }
   const tenant = auth.tenant === "default" ? "" : ` (${auth.tenant})`;
-  const links = [["/myaccount/sessions", "My sessions", auth.scopes.includes("sessions:me")]];
-  links.push(["/console", "Console", auth.scopes.includes("sessions:read")]);
+  const links = [["/myaccount/sessions", "My sessions", auth.scopes.includes(SCOPES.ME)]];
+  links.push(["/console", "Console", auth.scopes.includes(SCOPES.READ)]);
   const nav = h(
     "nav",
     { "aria-label": "Pages", class: "pages-nav" },
@@ -297,18 +299,7 @@ export function ago(iso) {
   return "";
 }
 
-export const REASONS = {
-  logout: "Signed out of the application",
-  browser_closed: "Browser closed",
-  user_terminated: "Terminated by the user",
-  admin_terminated: "Terminated by an administrator",
-  password_reset: "Password reset",
-  account_locked: "Account locked",
-  account_disabled: "Account disabled",
-  account_deleted: "Account deleted",
-  idle_timeout: "Timed out after inactivity",
-  max_lifetime: "Reached its maximum lifetime",
-};
+export { REASONS, SCOPES };
 
 export function reasonText(reason) {
   return REASONS[reason] || reason || "—";

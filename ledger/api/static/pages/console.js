@@ -15,6 +15,7 @@ import {
   setupHeader,
   showError,
   showState,
+  SCOPES,
   signinUrl,
   timeElement,
 } from "./common.js";
@@ -23,8 +24,8 @@ const $ = (id) => document.getElementById(id);
 const match = location.pathname.match(/^\/console\/users\/([^/]+)\/sessions\/?$/);
 const userId = match ? decodeURIComponent(match[1]) : null;
 const userPath = userId ? "/v1/users/" + encodeURIComponent(userId) : null;
-const READ = { what: "use the console", need: "sessions:read" };
-const TERMINATE = { what: "terminate sessions", need: "sessions:terminate" };
+const READ = { what: "use the console", need: SCOPES.READ };
+const TERMINATE = { what: "terminate sessions", need: SCOPES.TERMINATE };
 
 let auth = null;
 let canTerminate = false;
@@ -278,7 +279,7 @@ async function loadHistory(more = false) {
   } catch (error) {
     const context = {
       what: "see the history of sessions",
-      need: "sessions:audit",
+      need: SCOPES.AUDIT,
       retry: () => loadHistory(more),
     };
     showError(box, error, context);
@@ -322,7 +323,7 @@ function setupTabs() {
 
 function start() {
   auth = setupHeader();
-  canTerminate = auth.scopes.includes("sessions:terminate");
+  canTerminate = auth.scopes.includes(SCOPES.TERMINATE);
   setupSearch();
   searchUsers("");
   if (!userId) return;

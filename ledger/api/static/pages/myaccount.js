@@ -14,6 +14,7 @@ import {
   setupHeader,
   showError,
   showState,
+  SCOPES,
   signinUrl,
 } from "./common.js";
 
@@ -22,7 +23,7 @@ const state = document.getElementById("state");
 const othersButton = document.getElementById("terminate-others");
 const refreshButton = document.getElementById("refresh");
 const title = document.getElementById("page-title");
-const NEED = { what: "see the sessions of this account", need: "sessions:me" };
+const NEED = { what: "see the sessions of this account", need: SCOPES.ME };
 
 let sessions = [];
 let devices = new Map();

@@ -1,7 +1,16 @@
 // Sign-in: OpenID Connect authorization code flow with PKCE (discovery and code exchange in
 // the browser), and the development sign-in when the server runs with its development secret.
 // The token goes to sessionStorage only; this page is also the OIDC redirect URI.
-import { claimsOf, currentAuth, h, hideState, isExpired, saveToken, showState } from "./common.js";
+import {
+  claimsOf,
+  currentAuth,
+  h,
+  hideState,
+  isExpired,
+  SCOPES,
+  saveToken,
+  showState,
+} from "./common.js";
 
 const OIDC_KEY = "ledger.oidc";
 const $ = (id) => document.getElementById(id);
@@ -60,8 +69,8 @@ async function discover(issuer) {
 
 function scopesFor(target) {
   return target.startsWith("/console")
-    ? "openid sessions:read sessions:terminate sessions:audit"
-    : "openid sessions:me";
+    ? ["openid", SCOPES.READ, SCOPES.TERMINATE, SCOPES.AUDIT].join(" ")
+    : ["openid", SCOPES.ME].join(" ");
 }
 
 async function startOidc(oidc) {
@@ -132,8 +141,8 @@ async function finishOidc(oidc) {
 function setupDevForm() {
   const form = $("dev-form");
   const wanted = next.startsWith("/console")
-    ? ["sessions:read", "sessions:terminate", "sessions:audit"]
-    : ["sessions:me"];
+    ? [SCOPES.READ, SCOPES.TERMINATE, SCOPES.AUDIT]
+    : [SCOPES.ME];
   for (const box of form.querySelectorAll('input[name="scope"]')) {
     box.checked = wanted.includes(box.value);
   }

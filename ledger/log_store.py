@@ -1,0 +1,158 @@
+"""Raw access to the event log: the events table read through plain SQL, as stored.
+
+`LogStore` is what the tamper seals hash and the replay tools read: positions, aggregate ids,
+versions, topics and the stored bytes, never decoded through the application. A row that
+cannot be read as the ledger wrote it raises `CorruptEventError` naming its position.
+Tests: tests/replay/test_seals.py, tests/replay/test_cli.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from ledger.errors import ConfigError
+from ledger.persistence.postgres import advisory_lock_key
+from ledger.persistence.schema import events_table, pg_connect
+from ledger.persistence.url import DatabaseURL
+
+
+class CorruptEventError(ValueError):
+    """A stored event that cannot be read as the ledger wrote it (the database was edited)."""
+
+    def __init__(self, position: int, problem: str) -> None:
+        super().__init__(f"the event at log position {position} is corrupt: {problem}")
+        self.position = position
+
+
+class EventRow(NamedTuple):
+    """One stored event as the events table holds it."""
+
+    position: int
+    aggregate_id: UUID
+    version: int
+    topic: str
+    state: bytes
+
+
+class LogStore:
+    """The events table of one ledger database, through plain SQL (read-mostly)."""
+
+    def __init__(self, url: DatabaseURL, conn: Any) -> None:
+        self.url, self.conn = url, conn
+        self.pg = url.is_postgres
+        self.nid = "notification_id" if self.pg else "rowid"
+        table = events_table(url)
+        self.events = f'"{url.schema}"."{table}"' if self.pg else table
+        self.has_events = self.exists(table)
+
+    @classmethod
+    @contextmanager
+    def open(cls, url: DatabaseURL, *, setting: str = "LEDGER_DATABASE_URL") -> Iterator[LogStore]:
+        """Connect (ConfigError naming `setting` when the database cannot be used)."""
+        with ExitStack() as stack:
+            if url.is_postgres:
+                conn: Any = stack.enter_context(pg_connect(url, setting=setting, autocommit=True))
+            else:
+                conn = stack.enter_context(closing(_sqlite_connect(url, setting)))
+            try:
+                store = cls(url, conn)
+            except sqlite3.DatabaseError as e:
+                raise ConfigError(
+                    setting, f"{url.path} is not a usable SQLite database: {e}"
+                ) from None
+            yield store
+
+    def exists(self, table: str) -> bool:
+        """True when `table` exists in the ledger's schema."""
+        if self.pg:
+            row = self.conn.execute("SELECT to_regclass(%s)", (f"{self.url.schema}.{table}",))
+            return row.fetchone()[0] is not None
+        found = self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,))
+        return found.fetchone() is not None
+
+    def q(self, statement: str) -> str:
+        """`statement` with the placeholders of this database."""
+        return statement.replace("?", "%s") if self.pg else statement
+
+    def _key(self, aggregate_id: UUID) -> Any:
+        return aggregate_id if self.pg else aggregate_id.hex
+
+    def _row(self, r: Sequence[Any]) -> EventRow:
+        state = r[4].encode() if isinstance(r[4], str) else bytes(r[4] or b"")  # SQLite: any type
+        try:
+            oid = r[1] if isinstance(r[1], UUID) else UUID(hex=str(r[1]))
+        except ValueError:
+            raise CorruptEventError(int(r[0]), f"aggregate id {r[1]!r} is not a UUID") from None
+        return EventRow(int(r[0]), oid, int(r[2]), str(r[3] or ""), state)
+
+    # ------------------------------------------------------------ the events
+
+    def head(self) -> int:
+        """The last committed position; on PostgreSQL waits for writers in flight."""
+        if not self.has_events:
+            return 0
+        statement = f"SELECT MAX({self.nid}) FROM {self.events}"
+        if not self.pg:
+            return int(self.conn.execute(statement).fetchone()[0] or 0)
+        key = advisory_lock_key(self.url.schema, events_table(self.url))
+        with self.conn.transaction():
+            self.conn.execute("SET LOCAL lock_timeout = '30s'")
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+            return int(self.conn.execute(statement).fetchone()[0] or 0)
+
+    def _select(self, where: str, order: str = "") -> str:
+        return self.q(
+            f"SELECT {self.nid}, originator_id, originator_version, topic, state"
+            f" FROM {self.events} WHERE {where} {order}"
+        )
+
+    def event_rows(self, after: int = 0, upto: int | None = None) -> Iterator[EventRow]:
+        """Events with after < position <= upto in position order, streamed (one snapshot)."""
+        if not self.has_events:
+            return
+        where, params = f"{self.nid} > ?", [after]
+        if upto is not None:
+            where, params = f"{where} AND {self.nid} <= ?", [after, upto]
+        statement = self._select(where, f"ORDER BY {self.nid}")
+        if not self.pg:
+            yield from map(self._row, self.conn.execute(statement, params))
+            return
+        with self.conn.transaction(), self.conn.cursor(name="ledger_log") as cursor:
+            cursor.itersize = 2000
+            cursor.execute(statement, params)
+            yield from map(self._row, cursor)
+
+    def event_page(self, after: int, upto: int, limit: int) -> list[EventRow]:
+        """At most `limit` events with after < position <= upto, in position order."""
+        if not self.has_events:
+            return []
+        where = f"{self.nid} > ? AND {self.nid} <= ?"
+        statement = self._select(where, f"ORDER BY {self.nid} LIMIT ?")
+        return list(map(self._row, self.conn.execute(statement, (after, upto, limit))))
+
+    def aggregate_rows(self, ids: Sequence[UUID], *, version: int | None = None) -> list[EventRow]:
+        """Every event of these aggregates (or only their `version`), in position order."""
+        rows: list[EventRow] = []
+        for start in range(0, len(ids) if self.has_events else 0, 500):
+            chunk: list[Any] = [self._key(i) for i in ids[start : start + 500]]
+            where = f"originator_id IN ({', '.join('?' * len(chunk))})"
+            if version is not None:
+                where, chunk = f"{where} AND originator_version = ?", [*chunk, version]
+            rows += map(self._row, self.conn.execute(self._select(where), chunk))
+        return sorted(rows)
+
+    def locate(self, aggregate_id: UUID, version: int) -> EventRow | None:
+        """Where the event (aggregate, version) is now, if it exists."""
+        found = self.aggregate_rows([aggregate_id], version=version)
+        return found[0] if found else None
+
+
+def _sqlite_connect(url: DatabaseURL, setting: str) -> sqlite3.Connection:
+    assert url.path is not None
+    if not url.path.is_file():
+        raise ConfigError(setting, f"no ledger database at {url.path}")
+    return sqlite3.connect(url.path, timeout=10, isolation_level=None)
