@@ -45,6 +45,7 @@ def db_init(
     from ledger.config import load_settings  # noqa: PLC0415
     from ledger.log_store import LogStore  # noqa: PLC0415
     from ledger.names import tracking_table  # noqa: PLC0415
+    from ledger.outbound.runtime import open_store  # noqa: PLC0415
     from ledger.persistence.schema import grant_insert_only  # noqa: PLC0415
     from ledger.seals import SEAL_TABLE, create_seal_table  # noqa: PLC0415
 
@@ -54,6 +55,9 @@ def db_init(
         tables = [t for v in system.views.values() for t in v.view_tables()]
         tables += [tracking_table(name) for name in system.views]
         system.close()
+        outbound, factory = open_store(settings)  # receivers and outbox, with their tracking
+        tables += [*outbound.view_tables(), tracking_table(outbound.name)]
+        factory.close()
         with LogStore.open(settings.events_url) as store:
             create_seal_table(store)
         if grant_to:

@@ -1,6 +1,6 @@
 """The outbox process: follows the event log and fills each receiver's outbox, exactly once.
 
-The library's "process application" idea (STYLE.md, "Outbound, the library's way"): what to
+The library's "process application" idea (`eventsourcing.system`): what to
 send is decided here, once per event and receiver, and written with the tracking position in
 one transaction (`OutboxStorage.apply_batch`); sending is the delivery worker's separate,
 retryable step. Events it does not consume reach it as `Skipped` markers and only move the

@@ -20,6 +20,7 @@ from ledger.config import Settings
 from ledger.outbound.delivery import Deliverer, allow_private
 from ledger.outbound.keys import SigningKeys, load_signing_keys
 from ledger.outbound.store import OutboxStorage
+from ledger.persistence.schema import prepare_database
 from ledger.projections.registry import open_view
 from ledger.projections.runner import ProjectionLock
 
@@ -79,7 +80,9 @@ class Outbound:
 
 def build_deliverers(settings: Settings, *, head: Callable[[], int], run: bool = True) -> Outbound:
     """The outbound parts of one process; with `run`, a delivery worker too."""
-    store, factory = open_store(settings)
+    # an insert-only role uses the tables `ledger db init` made (it may not create any)
+    can_create = prepare_database(settings.views_url, setting="LEDGER_VIEWS_DATABASE_URL")
+    store, factory = open_store(settings, create=can_create)
     keys = load_signing_keys(settings)
     outbound = Outbound(settings, store, keys, transmitter_issuer(settings), head, _factory=factory)
     if run:

@@ -3,8 +3,8 @@
 One event gives at most one signal, the SSF event type (CAEP 1.0 / RISC 1.0) and its Standard
 Webhooks twin. The subjects a termination needs (tenant, user, IdP session id) come from the
 earlier `Session.Started` and `Account.Registered` events; `Subjects` remembers them, so
-`signals_of_log` is a pure function of the log. The mapping of reasons follows CONNECTORS.md
-§6.4. Tests: tests/outbound/test_signals.py.
+`signals_of_log` is a pure function of the log. Reasons map to CAEP's `initiating_entity`
+(CAEP 1.0 §2) as in `REASONS`. Tests: tests/outbound/test_signals.py.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ TOPICS = (
     "ledger.aggregates.account:Account.Revoked",
 )
 
-# reason -> (initiating_entity, reason_admin) — CONNECTORS.md §6.4, CAEP 1.0 §2
+# reason -> (initiating_entity, reason_admin), CAEP 1.0 §2 (reason_admin non-empty: SSF interop)
 REASONS: dict[str, tuple[str, str]] = {
     "logout": ("user", "User logged out"),
     "browser_closed": ("user", "Browser session closed"),

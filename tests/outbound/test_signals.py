@@ -1,4 +1,4 @@
-"""Each ledger command's events map to the CAEP / RISC signal CONNECTORS.md §6.4 names."""
+"""Each ledger command's events map to the CAEP / RISC signal the mapping table names."""
 
 from __future__ import annotations
 
