@@ -45,7 +45,8 @@ STATIC = Path(__file__).parent / "static"
 DESCRIPTION = (
     "Who has which login sessions open, and how every session ended. "
     "Auth: `Authorization: Bearer <JWT>`; scopes `sessions:me`, `sessions:read`, "
-    "`sessions:terminate`, `sessions:audit`, `sessions:ingest`. "
+    "`sessions:terminate`, `sessions:audit`, `sessions:ingest`; for receivers of shared "
+    "signals and webhooks `ssf.manage`, `ssf.read`, `webhooks:manage`. "
     "Errors are RFC 9457 `application/problem+json`."
 )
 

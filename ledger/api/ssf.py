@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.responses import Response
@@ -69,6 +70,15 @@ Reader = Annotated[Principal, Depends(reader)]
 def _url(outbound: Outbound, path: str) -> str:
     assert outbound.issuer is not None
     return outbound.issuer.rstrip("/") + path
+
+
+@router.get("/.well-known/ssf-configuration/{issuer_path:path}", summary="SSF metadata (path)")
+def configuration_of_path(outbound: Transmitter, issuer_path: str) -> Response:
+    """SSF 1.0 §7.2: with an issuer that has a path, the well-known name goes before it."""
+    assert outbound.issuer is not None
+    if urlsplit(outbound.issuer).path.strip("/") != issuer_path.strip("/"):
+        raise ApiProblem(404, "not-found", "Not found", "no transmitter of that issuer here")
+    return configuration(outbound)
 
 
 @router.get("/.well-known/ssf-configuration", summary="SSF transmitter metadata")

@@ -4,7 +4,7 @@ SET claims follow RFC 8417 §2.2 as profiled by SSF 1.0 §4: `iss`, `iat`, `jti`
 `sub_id` (RFC 9493 complex subject: user `iss_sub`, session and tenant `opaque`), exactly one
 member in `events`; never `sub` nor `exp`. `jti` is derived from the receiver and the ledger
 event, so it is unique per receiver and stable across retries and restarts. Subject matching
-follows SSF 1.0 §3.3 (members missing from a complex subject match anything).
+follows SSF 1.0 §8.1.3.1 (members missing from a complex subject match anything).
 Tests: tests/outbound/test_sets.py.
 """
 
@@ -28,7 +28,7 @@ def jti_for(receiver_id: str, event_id: str, event_type: str) -> str:
 
 
 def subject_members(signal: Signal, *, user_iss: str) -> dict[str, dict[str, str]]:
-    """The members of the signal's complex subject (SSF 1.0 §3.2.1)."""
+    """The members of the signal's complex subject (SSF 1.0 §3.3)."""
     members = {
         "user": {"format": "iss_sub", "iss": user_iss, "sub": signal.user_id},
         "tenant": {"format": "opaque", "id": signal.tenant},
@@ -89,7 +89,7 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def subject_matches(subject: dict[str, Any], members: dict[str, dict[str, str]]) -> bool:
-    """Whether a receiver's subject names the signal's principal (SSF 1.0 §3.3)."""
+    """Whether a receiver's subject names the signal's principal (SSF 1.0 §8.1.3.1)."""
     if subject.get("format") == "complex":
         given = {k: v for k, v in subject.items() if k != "format"}
         return bool(given) and all(

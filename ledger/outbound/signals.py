@@ -21,10 +21,10 @@ CAEP = "https://schemas.openid.net/secevent/caep/event-type/"
 RISC = "https://schemas.openid.net/secevent/risc/event-type/"
 SSF = "https://schemas.openid.net/secevent/ssf/event-type/"
 SESSION_REVOKED = CAEP + "session-revoked"  # CAEP 1.0 §3.1
-SESSION_ESTABLISHED = CAEP + "session-established"  # CAEP 1.0 §3.8
+SESSION_ESTABLISHED = CAEP + "session-established"  # CAEP 1.0 §3.6
 CREDENTIAL_CHANGE = CAEP + "credential-change"  # CAEP 1.0 §3.3
-ACCOUNT_DISABLED = RISC + "account-disabled"  # RISC 1.0 §2.2
-ACCOUNT_PURGED = RISC + "account-purged"  # RISC 1.0 §2.4
+ACCOUNT_DISABLED = RISC + "account-disabled"  # RISC 1.0 §2.3
+ACCOUNT_PURGED = RISC + "account-purged"  # RISC 1.0 §2.2
 VERIFICATION = SSF + "verification"  # SSF 1.0 §8.1.4.1
 STREAM_UPDATED = SSF + "stream-updated"  # SSF 1.0 §8.1.5
 EVENTS_SUPPORTED = (
@@ -152,7 +152,7 @@ def signal_of(event: Any, subjects: Subjects) -> Signal | None:
 def _started(event: Any, event_id: str, issued: int) -> Signal:
     claims: dict[str, Any] = {"event_timestamp": _seconds(event.at)}
     if event.auth_methods:
-        claims["amr"] = list(event.auth_methods)  # CAEP 1.0 §3.8
+        claims["amr"] = list(event.auth_methods)  # CAEP 1.0 §3.6.1
     data = {
         "tenant": event.tenant,
         "user_id": event.user_id,

@@ -28,6 +28,7 @@ def test_discovery_and_jwks(transmitter: Any, outbound_settings: Settings) -> No
     assert set(config["delivery_methods_supported"]) == {PUSH, POLL}
     assert config["configuration_endpoint"] == TRANSMITTER + "/v1/ssf/streams"
     assert config["authorization_schemes"] == [{"spec_urn": "urn:ietf:rfc:6749"}]
+    assert transmitter.get("/.well-known/ssf-configuration/other").status_code == 404
     keys = transmitter.get("/.well-known/jwks.json").json()
     assert len(KeySet.import_key_set(keys).keys) == 2
 
@@ -162,3 +163,15 @@ def test_subjects_and_verification(transmitter: Any, outbound_settings: Settings
         "/v1/ssf/verify", json={"stream_id": sid, "state": "xyz"}, headers=auth(s)
     )
     assert verify.status_code == 204
+
+
+def test_issuer_with_a_path(make_settings: Any, key_file: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from ledger.api.app import create_app
+
+    settings = make_settings(issuer="https://tr.example.com/issuer1", signing_key_file=key_file)
+    with TestClient(create_app(settings)) as client:
+        config = client.get("/.well-known/ssf-configuration/issuer1")  # SSF 1.0 §7.2
+    assert config.status_code == 200
+    assert config.json()["issuer"] == "https://tr.example.com/issuer1"
