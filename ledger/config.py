@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     outbound_retry_max_s: float = Field(3600.0, gt=0, le=86_400)
     outbound_timeout_s: float = Field(15.0, gt=0, le=60)
     ssf_poll_wait_s: float = Field(10.0, ge=0, le=60)
+    outbound_retention_s: float = Field(7 * 86_400.0, gt=0)
 
     @model_validator(mode="after")
     def _check_safety(self) -> Settings:

@@ -28,6 +28,7 @@ from ledger.projections.runner import ProjectionLock
 log = logging.getLogger("ledger.outbound")
 PUSH = "urn:ietf:rfc:8935"
 BATCH = 50
+PRUNE_EVERY_S = 600
 
 
 def backoff_s(attempts: int, *, base: float, cap: float) -> float:
@@ -84,7 +85,11 @@ class Deliverer:
         try:
             if not self.lock.acquire(self._stop):
                 return
+            pruned_at = 0.0
             while not self._stop.is_set():
+                if time.monotonic() - pruned_at > PRUNE_EVERY_S:
+                    pruned_at = time.monotonic()
+                    self._prune()
                 try:
                     busy = self.tick()
                 except Exception as e:  # the database may be down for a while
@@ -95,6 +100,13 @@ class Deliverer:
                     self._wake.clear()
         finally:
             self.lock.release()
+
+    def _prune(self) -> None:
+        retention = self.settings.outbound_retention_s
+        try:
+            queue.prune(self.store, done_before=time.time() - retention)
+        except Exception as e:  # the next round retries
+            log.warning("outbound pruning failed: %s", e)
 
     def tick(self) -> bool:
         """One round over every receiver; True when something was sent."""

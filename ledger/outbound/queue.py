@@ -3,7 +3,8 @@
 Only the oldest pending message of a receiver is ever offered (push and webhooks), so a
 receiver gets its messages in log order; a failure holds the ones behind it. The poll side
 (RFC 8936) hands out pending messages in order until they are acknowledged. `redeliver`
-makes every message from a log position pending again. Tests: tests/outbound/test_delivery.py,
+makes every message from a log position pending again, as long as it is kept: `prune` forgets
+finished messages after `LEDGER_OUTBOUND_RETENTION_S`. Tests: tests/outbound/test_delivery.py,
 tests/outbound/test_poll.py.
 """
 
@@ -71,8 +72,8 @@ def _finish(store: OutboxStorage, message: Message, *, state: str, error: str | 
     with store.txn(commit=True) as c:
         c.execute(
             f"UPDATE {store.t('outbound_outbox')} SET state = ?, attempts = attempts + 1,"
-            " last_error = ? WHERE seq = ? AND state = ?",
-            (state, error, message.seq, PENDING),
+            " last_error = ?, done_at = ? WHERE seq = ? AND state = ?",
+            (state, error, now, message.seq, PENDING),
         )
         _count(store, c, message.receiver_id, now=now, error=error, ok=state == DELIVERED)
 
@@ -115,15 +116,16 @@ def acknowledge(
         o = store.t("outbound_outbox")
         for jti in acks:
             c.execute(
-                f"UPDATE {o} SET state = ? WHERE receiver_id = ? AND msg_id = ? AND state = ?",
-                (DELIVERED, receiver_id, jti, PENDING),
+                f"UPDATE {o} SET state = ?, done_at = ? WHERE receiver_id = ? AND msg_id = ?"
+                " AND state = ?",
+                (DELIVERED, now, receiver_id, jti, PENDING),
             )
             _count(store, c, receiver_id, now=now, error=None, ok=True)
         for jti, error in errors.items():
             c.execute(
-                f"UPDATE {o} SET state = ?, last_error = ? WHERE receiver_id = ? AND msg_id = ?"
-                " AND state = ?",
-                (REJECTED, error, receiver_id, jti, PENDING),
+                f"UPDATE {o} SET state = ?, last_error = ?, done_at = ? WHERE receiver_id = ?"
+                " AND msg_id = ? AND state = ?",
+                (REJECTED, error, now, receiver_id, jti, PENDING),
             )
             _count(store, c, receiver_id, now=now, error=error, ok=False)
 
@@ -136,6 +138,17 @@ def redeliver(store: OutboxStorage, receiver_id: str, *, from_position: int) -> 
             " next_attempt_at = 0, last_error = NULL WHERE receiver_id = ? AND position >= ?"
             " RETURNING seq",
             (PENDING, receiver_id, from_position),
+        )
+        return len(c.fetchall())
+
+
+def prune(store: OutboxStorage, *, done_before: float) -> int:
+    """Forget messages finished (delivered, refused or dropped) before `done_before`."""
+    with store.txn(commit=True) as c:
+        c.execute(
+            f"DELETE FROM {store.t('outbound_outbox')} WHERE state <> ? AND done_at < ?"
+            " RETURNING seq",
+            (PENDING, done_before),
         )
         return len(c.fetchall())
 

@@ -111,9 +111,9 @@ def set_status(store: OutboxStorage, receiver_id: str, status: str, reason: str 
         )
         if status == "disabled":
             c.execute(
-                f"UPDATE {store.t('outbound_outbox')} SET state = ? WHERE receiver_id = ?"
-                " AND state = ?",
-                (DROPPED, receiver_id, PENDING),
+                f"UPDATE {store.t('outbound_outbox')} SET state = ?, done_at = ?"
+                " WHERE receiver_id = ? AND state = ?",
+                (DROPPED, time.time(), receiver_id, PENDING),
             )
 
 

@@ -58,7 +58,7 @@ class OutboxStorage(ViewStorage):
             f"CREATE TABLE IF NOT EXISTS {o} (seq {serial} PRIMARY KEY, receiver_id TEXT NOT NULL,"
             f" position {big}, msg_id TEXT NOT NULL, body {js} NOT NULL, state TEXT NOT NULL,"
             f" attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at {real} NOT NULL DEFAULT 0,"
-            " last_error TEXT, UNIQUE (receiver_id, msg_id))",
+            f" last_error TEXT, done_at {real}, UNIQUE (receiver_id, msg_id))",
             # the deliverer and the poll endpoint: a receiver's pending rows in order
             f"CREATE INDEX IF NOT EXISTS {self.prefix}outbound_outbox_due_idx ON {o}"
             " (receiver_id, state, seq)",

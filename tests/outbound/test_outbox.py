@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -145,3 +146,18 @@ def test_disable_drops_and_redeliver_requeues(ledger_and_store: Any) -> None:
     assert again.msg_id == message.msg_id  # the same jti
     receivers.set_status(store, "r1", "disabled", "test")
     assert queue.pending(store, "r1", limit=10) == []
+
+
+def test_finished_messages_are_pruned_after_retention(ledger_and_store: Any) -> None:
+    system, store = ledger_and_store
+    stream(store, "r1")
+    for sid in ("s1", "s2"):
+        system.ledger.start_session(tenant="acme", user_id="alice", session_id=sid)
+        system.ledger.terminate_session(tenant="acme", session_id=sid, reason="logout", actor="a")
+    project(system, store)
+    first, second = queue.pending(store, "r1", limit=10)
+    queue.delivered(store, first)
+    assert queue.prune(store, done_before=time.time() - 60) == 0  # kept for the retention
+    assert queue.prune(store, done_before=time.time() + 1) == 1
+    assert queue.pending(store, "r1", limit=10) == [second]  # pending messages are never pruned
+    assert queue.redeliver(store, "r1", from_position=0) == 1  # only what is kept comes again
