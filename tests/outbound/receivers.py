@@ -25,7 +25,7 @@ SET_TYPE = "secevent+jwt"
 class Receiver:
     """A receiver; `received` holds what it accepted, in arrival order."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.mode = "ok"  # ok | down | reject | gone | fail_events (all but SSF's own)
         self.received: list[dict[str, Any]] = []
         self.attempts = 0
@@ -51,7 +51,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/events"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -93,10 +93,10 @@ class Receiver:
 class SetReceiver(Receiver):
     """An SSF push receiver (RFC 8935 §2)."""
 
-    def __init__(self, *, jwks: dict[str, Any], issuer: str, audience: str) -> None:
+    def __init__(self, *, jwks: dict[str, Any], issuer: str, audience: str, port: int = 0) -> None:
         self.keys = KeySet.import_key_set(jwks)
         self.issuer, self.audience = issuer, audience
-        super().__init__()
+        super().__init__(port)
 
     def verify(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
         return verify_set(body.decode(), self.keys, issuer=self.issuer, audience=self.audience,

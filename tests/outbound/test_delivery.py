@@ -3,6 +3,7 @@ that disables a stream, paused streams, operators' view. Through the real app an
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -159,3 +160,27 @@ def test_verification_echoes_state(
     )
     wait_until(lambda: len(receiver.received) == 1)
     assert receiver.received[0]["events"] == {VERIFICATION: {"state": "s-123"}}
+
+
+def test_nobody_listening_then_a_receiver(transmitter: Any, outbound_settings: Settings) -> None:
+    s = outbound_settings
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nothing listens there now: connections are refused
+    push_stream(transmitter, s, f"http://127.0.0.1:{port}/events")
+    end_sessions(transmitter, 2)
+
+    def entry() -> dict[str, Any]:
+        got = transmitter.get("/v1/outbound/deliveries", headers=auth(s, scope="sessions:audit"))
+        return dict(got.json()["receivers"][0])
+
+    wait_until(lambda: entry()["attempts"] >= 2)
+    assert "ConnectError" in entry()["last_error"] and entry()["pending"] == 2
+    jwks = transmitter.get("/.well-known/jwks.json").json()
+    late = SetReceiver(jwks=jwks, issuer=TRANSMITTER, audience="rp-1", port=port)
+    try:
+        wait_until(lambda: len(late.received) == 2)
+        assert sessions_of(late) == ["alice-0", "alice-1"]
+    finally:
+        late.close()
