@@ -266,22 +266,44 @@ class SessionLedger(Application[UUID]):
         actor: str,
         at: datetime | None = None,
         keep_session_id: str | None = None,
+        cause: str | None = None,
     ) -> BulkOutcome:
-        """Record a password reset and end every session recorded before it, atomically."""
+        """Record a password reset and end every session recorded before it, atomically.
+
+        Each termination's cause is the reset event's id, or `cause` when given (the
+        sender's message that reported the reset).
+        """
         return self._bulk(
-            tenant, user_id, ResetPassword(), actor=actor, at=at, keep=keep_session_id
+            tenant,
+            user_id,
+            ResetPassword(),
+            actor=actor,
+            at=at,
+            keep=keep_session_id,
+            cause=check.text(cause, what="cause", limit=check.MAX_CAUSE),
         )
 
     def revoke(
-        self, *, tenant: str, user_id: str, reason: str, actor: str, at: datetime | None = None
+        self,
+        *,
+        tenant: str,
+        user_id: str,
+        reason: str,
+        actor: str,
+        at: datetime | None = None,
+        cause: str | None = None,
     ) -> BulkOutcome:
-        """Record that the account was locked, disabled or deleted, ending all its sessions."""
+        """Record that the account was locked, disabled or deleted, ending all its sessions.
+
+        Each termination's cause is the revocation event's id, or `cause` when given.
+        """
         return self._bulk(
             tenant,
             user_id,
             Revoke(check.reason(reason, allowed=REVOKE_REASONS)),
             actor=actor,
             at=at,
+            cause=check.text(cause, what="cause", limit=check.MAX_CAUSE),
         )
 
     def logout(
@@ -386,7 +408,7 @@ class SessionLedger(Application[UUID]):
                     continue
                 session = self._session(tenant, sid)
                 recorded = session.terminate(
-                    at=when, reason=reason, actor=actor, cause=event_id or cause
+                    at=when, reason=reason, actor=actor, cause=cause or event_id
                 )
                 changed.append(session)
                 if recorded == reason:

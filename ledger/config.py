@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     dev_secret_file: Path = Path("var/dev-secret")
     dev_mode: bool = False
 
+    connections_file: Path | None = None
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)

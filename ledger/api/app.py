@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from ledger.api import admin, ingest, me, oidc, ops, pages, ssf, webhooks
+from ledger.api import admin, inbound, ingest, me, oidc, ops, pages, ssf, webhooks
 from ledger.api.context import ApiContext
 from ledger.api.keys import TokenVerifier
 from ledger.api.limits import BodyLimitMiddleware
@@ -37,8 +37,10 @@ from ledger.application import Clock, utc_now
 from ledger.bootstrap import LedgerSystem, bootstrap
 from ledger.config import Settings, load_settings
 from ledger.errors import ConfigError
+from ledger.inbound.connections import load_connections
+from ledger.inbound.seam import Inbound
 from ledger.outbound.runtime import start_outbound
-from ledger.persistence.jti_store import open_jti_store
+from ledger.persistence.seen_store import open_seen_store
 
 log = logging.getLogger("ledger.api")
 STATIC = Path(__file__).parent / "static"
@@ -75,7 +77,13 @@ def create_app(
     """Build the API. With `system`, serve it (the caller closes it); else bootstrap one."""
     settings = settings or (system.settings if system is not None else load_settings())
     verifier, dev = make_verifier(settings)
-    context = ApiContext(settings=settings, verifier=verifier, metrics=Metrics(), dev_mode=dev)
+    context = ApiContext(
+        settings=settings,
+        verifier=verifier,
+        metrics=Metrics(),
+        dev_mode=dev,
+        connections=load_connections(settings),
+    )
     app = FastAPI(
         title="Session Ledger",
         version="1",
@@ -85,8 +93,8 @@ def create_app(
     )
     app.state.ledger = context
     install_problem_handlers(app)
-    for router in (me.router, admin.router, ingest.router, oidc.router, ops.router, ssf.router,
-                   webhooks.router):  # fmt: skip
+    for router in (me.router, admin.router, ingest.router, oidc.router, inbound.router,
+                   ops.router, ssf.router, webhooks.router):  # fmt: skip
         app.include_router(router)
     _include_pages(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
@@ -98,14 +106,16 @@ def create_app(
 def _lifespan(
     context: ApiContext, *, system: LedgerSystem | None, clock: Clock
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Startup and shutdown: the system (bootstrapped unless given), its workers, replay store."""
+    """Startup and shutdown: the system (bootstrapped unless given), its workers, inbound seam."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = context.settings
         running = system or bootstrap(settings, clock=clock)
         try:
-            context.jti_store = open_jti_store(settings.events_url)
+            seen = open_seen_store(settings.events_url)
+            count = context.metrics.inbound_event
+            context.seam = Inbound(seen=seen, count=count, clock=running.clock)
             if running.projections is not None:  # projections run here: so do the workers
                 running.start_workers()
             context.metrics.lag.source = running.lag
@@ -119,8 +129,9 @@ def _lifespan(
             running.stop_workers()
             if getattr(app.state, "outbound", None) is not None:
                 app.state.outbound.stop()
-            if context.jti_store is not None:
-                context.jti_store.close()
+            if context.seam is not None:
+                context.seam.seen.close()
+                context.seam = None
             if system is None:
                 running.close()
 

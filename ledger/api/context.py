@@ -22,7 +22,8 @@ from ledger.api.problems import ApiProblem
 from ledger.api.verified import VerifiedTokens
 from ledger.bootstrap import LedgerSystem
 from ledger.config import Settings
-from ledger.persistence.jti_store import JtiStore
+from ledger.inbound.connections import Connections
+from ledger.inbound.seam import Inbound
 
 if TYPE_CHECKING:
     from ledger.api.auth import Principal
@@ -36,8 +37,9 @@ class ApiContext:
     verifier: TokenVerifier
     metrics: Metrics
     dev_mode: bool
+    connections: Connections
     system: LedgerSystem | None = None
-    jti_store: JtiStore | None = None
+    seam: Inbound | None = None
     principals: VerifiedTokens[Principal] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -48,6 +50,12 @@ class ApiContext:
         if self.system is None:
             raise ApiProblem(503, "unavailable", "Service unavailable", "the ledger is starting")
         return self.system
+
+    def inbound(self) -> Inbound:
+        """The inbound seam (with its seen-messages store), or a 503 while not running."""
+        if self.seam is None:
+            raise ApiProblem(503, "unavailable", "Service unavailable", "the ledger is starting")
+        return self.seam
 
     def now(self) -> datetime:
         """The ledger's clock."""

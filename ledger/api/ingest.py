@@ -1,6 +1,7 @@
 """The identity provider's API (`sessions:ingest`): start, activity, logout, reset, revoke.
 
-A repeated start with the same data answers 200 (201 the first time); other data for an
+Thin routers over the ingest adapter (`ledger.inbound.ingest` maps each body to a ledger
+command). A repeated start with the same data answers 200 (201 the first time); other data for an
 existing id is a 409. The token's `sub` (the IdP's client) is recorded as the actor of
 terminations it reports. Tests: tests/api/test_ingest.py.
 """
@@ -30,13 +31,15 @@ from ledger.api.schemas import (
     TerminateResult,
     session_json,
 )
+from ledger.inbound import ingest
 
 router = APIRouter(prefix="/v1", tags=["ingest"], dependencies=[Depends(single_valued_query)])
 WRITES = error_responses(400, 401, 403, 404, 409, 413, 422, 503)
 
 
-def _app(value: Any) -> dict[str, Any] | None:
-    return value.model_dump(exclude_none=True) if value is not None else None
+def _fields(body: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = body.model_dump(exclude_none=True)
+    return fields
 
 
 @router.post(
@@ -51,18 +54,7 @@ def start_session(body: StartBody, caller: Ingestor, context: ContextDep) -> Res
     outcome = run_command(
         context,
         "start_session",
-        lambda: context.ready_system().ledger.start_session(
-            tenant=caller.tenant,
-            user_id=body.user_id,
-            session_id=body.session_id,
-            at=body.started_at,
-            ip=body.ip,
-            user_agent=body.user_agent,
-            application=_app(body.application),
-            auth_methods=body.auth_methods,
-            idle_timeout_s=body.idle_timeout_s,
-            max_lifetime_s=body.max_lifetime_s,
-        ),
+        lambda: ingest.start(_fields(body)).run(context.ready_system().ledger, caller.tenant),
     )
     assert outcome.session is not None
     return OrjsonResponse(
@@ -89,12 +81,8 @@ def record_activity(
     outcome = run_command(
         context,
         "record_activity",
-        lambda: context.ready_system().ledger.record_activity(
-            tenant=caller.tenant,
-            session_id=session_id,
-            at=body.at,
-            ip=body.ip,
-            application=_app(body.application),
+        lambda: ingest.activity(session_id, _fields(body)).run(
+            context.ready_system().ledger, caller.tenant
         ),
     )
     return OrjsonResponse({"recorded": outcome.recorded, "joined": outcome.joined}, status_code=202)
@@ -113,12 +101,8 @@ def terminate_session(
     outcome = run_command(
         context,
         "logout",
-        lambda: context.ready_system().ledger.logout(
-            tenant=caller.tenant,
-            session_id=session_id,
-            reason=body.reason.value,
-            actor=caller.sub,
-            at=body.at,
+        lambda: ingest.terminate(session_id, _fields(body), actor=caller.sub).run(
+            context.ready_system().ledger, caller.tenant
         ),
     )
     return OrjsonResponse({"terminated": outcome.terminated, "reason": outcome.reason})
@@ -141,12 +125,8 @@ def reset_password(
     outcome = run_command(
         context,
         "reset_password",
-        lambda: context.ready_system().ledger.reset_password(
-            tenant=caller.tenant,
-            user_id=user_id,
-            actor=caller.sub,
-            at=body.at,
-            keep_session_id=body.keep_session_id,
+        lambda: ingest.password_reset(user_id, _fields(body), actor=caller.sub).run(
+            context.ready_system().ledger, caller.tenant
         ),
     )
     return OrjsonResponse({"terminated": outcome.terminated})
@@ -163,12 +143,8 @@ def revoke(user_id: IdPath, body: RevokeBody, caller: Ingestor, context: Context
     outcome = run_command(
         context,
         "revoke",
-        lambda: context.ready_system().ledger.revoke(
-            tenant=caller.tenant,
-            user_id=user_id,
-            reason=body.reason.value,
-            actor=caller.sub,
-            at=body.at,
+        lambda: ingest.revoke(user_id, _fields(body), actor=caller.sub).run(
+            context.ready_system().ledger, caller.tenant
         ),
     )
     return OrjsonResponse({"terminated": outcome.terminated})

@@ -3,6 +3,8 @@
 * `ledger_http_requests_total{method, route, status}` and
   `ledger_http_request_duration_seconds{method, route}`: by route template, never raw path.
 * `ledger_commands_total{command, outcome}`: each command and what it did (or its error).
+* `ledger_inbound_events_total{connection, kind, outcome}`: each message of an identity
+  provider's connection and what became of it (recorded, duplicate, ignored, refused...).
 * `ledger_projection_lag{view}`: notifications each view is behind the log, read at scrape.
 Tests: tests/api/test_ops.py.
 """
@@ -65,6 +67,12 @@ class Metrics:
             ["command", "outcome"],
             registry=self.registry,
         )
+        self.inbound = Counter(
+            "ledger_inbound_events",
+            "Messages from identity providers' connections by outcome",
+            ["connection", "kind", "outcome"],
+            registry=self.registry,
+        )
         self.stale = Counter(
             "ledger_consistency_timeouts",
             "Commands answered before the views caught up (consistency timeout)",
@@ -76,6 +84,10 @@ class Metrics:
     def command(self, name: str, outcome: str) -> None:
         """Count one command."""
         self.commands.labels(command=name, outcome=outcome).inc()
+
+    def inbound_event(self, connection: str, kind: str, outcome: str) -> None:
+        """Count one inbound message."""
+        self.inbound.labels(connection=connection, kind=kind, outcome=outcome).inc()
 
     def exposition(self) -> bytes:
         """The Prometheus text format."""

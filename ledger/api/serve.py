@@ -22,6 +22,7 @@ from ledger.api.app import make_verifier
 from ledger.bootstrap import bootstrap
 from ledger.config import Settings, load_settings
 from ledger.errors import ConfigError
+from ledger.inbound.connections import load_connections
 from ledger.outbound.keys import load_signing_keys
 
 SERVER_OPTIONS: dict[str, Any] = {
@@ -63,6 +64,7 @@ def run(*, host: str, port: int, workers: int, dev: bool) -> None:
     settings = load_settings()
     _, dev_secret = make_verifier(settings)
     load_signing_keys(settings)  # a bad LEDGER_SIGNING_KEY_FILE stops here, in one line
+    load_connections(settings)  # a bad connections file stops here, with one line
     bootstrap(settings, run_projections=False).close()  # the database is usable
     typer.echo(banner(settings, host=host, port=port, dev=dev_secret), err=True)
     uvicorn.run(
