@@ -1,14 +1,24 @@
-"""Every way a session ends, made through the HTTP API (console, My Account, ingest, expiry),
-reaches a push receiver, a poll receiver and a Standard Webhooks consumer, each verifying
-what it gets independently (joserfc, standardwebhooks)."""
+"""Every way a session ends, made through the HTTP API (console, My Account, ingest, an inbound
+connection, expiry), reaches a push receiver, a poll receiver and a Standard Webhooks consumer,
+each verifying what it gets independently (joserfc, standardwebhooks)."""
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc.jwk import KeySet
+from jwt.algorithms import RSAAlgorithm
 
+from ledger.bootstrap import bootstrap
 from ledger.config import Settings
 from ledger.outbound.signals import (
     ACCOUNT_DISABLED,
@@ -22,6 +32,10 @@ from tests.outbound.conftest import TRANSMITTER, auth, wait_until
 from tests.outbound.receivers import SetReceiver, WebhookReceiver, verify_set
 from tests.outbound.test_delivery import settle
 
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
 EXPECTED_ENDS = {  # session -> (reason_code, initiating_entity)
     "a1": ("admin_terminated", "admin"),
     "a3": ("user_terminated", "user"),
@@ -30,13 +44,54 @@ EXPECTED_ENDS = {  # session -> (reason_code, initiating_entity)
     "a4": ("password_reset", "admin"),
     "c1": ("idle_timeout", "system"),
     "d1": ("account_locked", "policy"),
+    "e1": ("admin_terminated", "admin"),  # a SET from an IdP, through the `ssf` connection
 }
+IDP_ISSUER, IDP_AUDIENCE = "https://idp.example.test/", "https://ledger.example.test/caep"
 
 
-def _commands(client: Any, s: Settings) -> None:
+@pytest.fixture
+def with_inbound(
+    make_settings: Callable[..., Settings], outbound_settings: Settings, tmp_path: Path
+) -> Iterator[tuple[Any, Any]]:
+    """The transmitter's app with an inbound `ssf` connection, and the IdP's signing key."""
+    from ledger.api.app import create_app
+
+    idp = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**json.loads(RSAAlgorithm.to_jwk(idp.public_key())), "kid": "idp-1", "alg": "RS256"}
+    (tmp_path / "idp-jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    (tmp_path / "connections.toml").write_text(
+        f'[[connection]]\nname = "idp"\nkind = "ssf"\ntenant = "acme"\nissuer = "{IDP_ISSUER}"\n'
+        f'audience = "{IDP_AUDIENCE}"\njwks_file = "{tmp_path / "idp-jwks.json"}"\n'
+    )
+    values = outbound_settings.model_dump() | {"connections_file": tmp_path / "connections.toml"}
+    settings = make_settings(**values)
+    system = bootstrap(settings, run_projections=True)
+    with TestClient(create_app(settings, system=system)) as client:
+        client.system = system  # type: ignore[attr-defined]
+        yield client, idp
+    system.close()
+
+
+def _idp_revokes(client: Any, idp: Any, user: str, sid: str) -> None:
+    """The IdP pushes a CAEP session-revoked (SSF 1.0 §4, RFC 8935) to the inbound connection."""
+    now = int(time.time())
+    subject = {"format": "complex", "user": {"format": "iss_sub", "iss": IDP_ISSUER, "sub": user},
+               "session": {"format": "opaque", "id": sid}}  # fmt: skip
+    claims = {"iss": IDP_ISSUER, "aud": IDP_AUDIENCE, "iat": now, "jti": uuid.uuid4().hex,
+              "sub_id": subject, "events": {SESSION_REVOKED: {"initiating_entity": "admin",
+              "reason_admin": {"en": "Revoked at the IdP"}, "event_timestamp": now}}}  # fmt: skip
+    token = jwt.encode(
+        claims, idp, algorithm="RS256", headers={"kid": "idp-1", "typ": "secevent+jwt"}
+    )
+    sent = client.post("/v1/inbound/idp", content=token.encode(),
+                       headers={"Content-Type": "application/secevent+jwt"})  # fmt: skip
+    assert sent.status_code == 202, sent.text
+
+
+def _commands(client: Any, s: Settings, idp: Any) -> None:
     ingest = auth(s, sub="idp", scope="sessions:ingest")
     for sid, user in [("a1", "alice"), ("a2", "alice"), ("a3", "alice"), ("a4", "alice"),
-                      ("b1", "bob"), ("c1", "carol"), ("d1", "dave")]:  # fmt: skip
+                      ("b1", "bob"), ("c1", "carol"), ("d1", "dave"), ("e1", "erin")]:  # fmt: skip
         body: dict[str, Any] = {"session_id": sid, "user_id": user}
         if sid == "c1":
             body["idle_timeout_s"] = 1
@@ -50,6 +105,7 @@ def _commands(client: Any, s: Settings) -> None:
     assert reset.status_code == 200, reset.text
     lock = client.post("/v1/users/dave/revoke", json={"reason": "account_locked"}, headers=ingest)
     assert lock.status_code == 200, lock.text
+    _idp_revokes(client, idp, "erin", "e1")
     time.sleep(1.2)
     client.system.ledger.expire_sessions([("acme", "c1")])  # what the reaper does
 
@@ -60,7 +116,7 @@ def _check(sets: list[dict[str, Any]]) -> None:
         [(uri, event)] = claims["events"].items()
         by_type.setdefault(uri, []).append(claims)
         assert isinstance(event.get("event_timestamp"), int)
-    assert len(by_type[SESSION_ESTABLISHED]) == 7
+    assert len(by_type[SESSION_ESTABLISHED]) == 8
     ends = {c["sub_id"]["session"]["id"]: c for c in by_type[SESSION_REVOKED]}
     assert ends.keys() == EXPECTED_ENDS.keys()
     for sid, (code, entity) in EXPECTED_ENDS.items():
@@ -73,12 +129,14 @@ def _check(sets: list[dict[str, Any]]) -> None:
     assert change["txn"] == ends["a2"]["txn"] == ends["a4"]["txn"]
     [locked] = by_type[ACCOUNT_DISABLED]
     assert locked["txn"] == ends["d1"]["txn"]
-    assert len({c["jti"] for c in sets}) == len(sets) == 16
+    assert ends["e1"]["txn"].startswith("idp:")  # the connection's cause: `<name>:<jti>`
+    assert len({c["jti"] for c in sets}) == len(sets) == 18
 
 
 def test_every_termination_reaches_every_receiver(
-    transmitter: Any, outbound_settings: Settings
+    with_inbound: tuple[Any, Any], outbound_settings: Settings
 ) -> None:
+    transmitter, idp = with_inbound
     s = outbound_settings
     jwks = transmitter.get("/.well-known/jwks.json").json()
     push = SetReceiver(jwks=jwks, issuer=TRANSMITTER, audience="rp-1")
@@ -100,16 +158,16 @@ def test_every_termination_reaches_every_receiver(
             json={"url": hooks.url, "event_types": list(WEBHOOK_TYPES)},
         ).json()  # fmt: skip
         hooks.secret = hook["secret"]
-        _commands(transmitter, s)
+        _commands(transmitter, s, idp)
         settle(transmitter)
-        wait_until(lambda: len(push.received) == 16 and len(hooks.received) == 16)
+        wait_until(lambda: len(push.received) == 18 and len(hooks.received) == 18)
         _check(push.received)
         _check(_drain_poll(transmitter, s, polled, KeySet.import_key_set(jwks)))
         types = [m["type"] for m in hooks.received]
-        assert types.count("session.terminated") == 7 and types.count("session.started") == 7
+        assert types.count("session.terminated") == 8 and types.count("session.started") == 8
         assert types.count("account.password_reset") == 1 and types.count("account.revoked") == 1
         assert push.problems == [] and hooks.problems == []
-        assert len(set(hooks.ids)) == len(hooks.ids) == 16  # none twice in normal operation
+        assert len(set(hooks.ids)) == len(hooks.ids) == 18  # none twice in normal operation
     finally:
         push.close()
         hooks.close()
