@@ -53,6 +53,12 @@ def _h1(kind: str, sizes: Sizes, _: Stores) -> list[Row]:
     return h1(kind, sizes)
 
 
+def _h2(kind: str, sizes: Sizes, _: Stores) -> list[Row]:
+    from bench.status_check import h2
+
+    return h2(kind, sizes)
+
+
 def _r1(kind: str, sizes: Sizes, stores: Stores) -> list[Row]:
     from bench.replay import r1
 
@@ -73,6 +79,7 @@ BENCHMARKS: dict[str, tuple[str, tuple[str, ...], Runner]] = {
     "P1": ("projection catch-up", BOTH, _p1),
     "P2": ("projection lag at 1,000 commands/s", ("postgresql",), _p2),
     "H1": ("GET /v1/users/{id}/sessions over HTTP, 64 connections", ("postgresql",), _h1),
+    "H2": ("GET /v1/sessions/{id}/status over HTTP, 64 connections", BOTH, _h2),
     "R1": ("ledger-replay: full replay and history --at", BOTH, _r1),
     "S1": ("query latency as the store grows", BOTH, _s1),
 }

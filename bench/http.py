@@ -26,6 +26,7 @@ from bench.core import Row, Sizes
 from bench.infra import (
     JWT_SECRET,
     TENANT,
+    UNSAFE_ENV,
     database,
     human_bytes,
     settings,
@@ -121,6 +122,7 @@ def h1(kind: str, sizes: Sizes) -> list[Row]:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = {**os.environ, "LEDGER_DATABASE_URL": url_text(url), "LEDGER_JWT_SECRET": JWT_SECRET}
+        env |= UNSAFE_ENV
         proc = subprocess.Popen(  # its access log (stdout) is written, then discarded
             [sys.executable, "-m", "bench.h1_server", str(port)], env=env,
             stdout=subprocess.DEVNULL,

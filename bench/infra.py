@@ -25,6 +25,8 @@ from ledger.persistence.url import DatabaseURL
 
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 JWT_SECRET = "bench-secret-" + "x" * 40
+# The bench mints its own tokens without iss/aud, on a loopback server: the documented opt-out.
+UNSAFE_ENV = {"LEDGER_UNSAFE_SKIP_ISSUER_AUDIENCE": "true"}
 TENANT = "bench"
 
 
@@ -80,7 +82,11 @@ def database(kind: str, tag: str) -> Iterator[DatabaseURL]:
 
 def settings(url: DatabaseURL, **overrides: Any) -> Settings:
     """Ledger settings on `url` (the service defaults unless overridden)."""
-    values: dict[str, Any] = {"database_url": url_text(url), "jwt_secret": JWT_SECRET}
+    values: dict[str, Any] = {
+        "database_url": url_text(url),
+        "jwt_secret": JWT_SECRET,
+        "unsafe_skip_issuer_audience": True,
+    }
     values.update(overrides)
     return load_settings(**values)
 

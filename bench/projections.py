@@ -21,7 +21,15 @@ from typing import Any
 
 from bench import raw
 from bench.core import Row, Sizes, ms, percentile
-from bench.infra import TENANT, database, human_bytes, settings, store_size, url_text
+from bench.infra import (
+    TENANT,
+    UNSAFE_ENV,
+    database,
+    human_bytes,
+    settings,
+    store_size,
+    url_text,
+)
 from bench.relay import CHANNEL
 from bench.seed import AGENT, APPS
 from bench.stores import Stores
@@ -177,6 +185,7 @@ def paced(
 
 def _ledger_lag(url: Any, sizes: Sizes) -> tuple[LagWatcher, float, list[float], int]:
     env = {**os.environ, "LEDGER_DATABASE_URL": url_text(url), "LEDGER_JWT_SECRET": "x" * 40}
+    env |= UNSAFE_ENV
     system = bootstrap(settings(url, group_commit=True), run_projections=False)
     ledger_bin = os.path.join(os.path.dirname(sys.executable), "ledger")
     proc = subprocess.Popen(

@@ -9,10 +9,12 @@ Tests: tests/unit/test_url_and_config.py.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +66,13 @@ class Settings(BaseSettings):
     backchannel_max_age_s: int = Field(600, ge=10, le=86_400)
     dev_secret_file: Path = Path("var/dev-secret")
     dev_mode: bool = False
+    jwt_max_lifetime_s: int = Field(86_400, ge=60, le=30 * 86_400)
+    jwks_lifetime_s: int = Field(300, ge=1, le=86_400)
+    require_sid: bool = False
+    metrics_scope: str | None = Field(None, min_length=1, max_length=255)
+    # Explicit opt-outs of safe defaults; see README, Security.
+    unsafe_skip_issuer_audience: bool = False
+    unsafe_dev_mode_exposed: bool = False
 
     connections_file: Path | None = None
     oidc_issuer: str | None = None
@@ -90,10 +99,33 @@ class Settings(BaseSettings):
             raise ValueError(f"jwt_secret: shorter than {MIN_SECRET_BYTES} bytes")
         if self.jwks_file is not None and self.jwks_url is not None:
             raise ValueError("jwks_url: set either LEDGER_JWKS_FILE or LEDGER_JWKS_URL, not both")
-        local = ("https://", "http://127.0.0.1", "http://localhost")
-        if self.jwks_url is not None and not self.jwks_url.startswith(local):
+        if self.jwks_url is not None and not is_safe_jwks_url(self.jwks_url):
             raise ValueError("jwks_url: must be https:// (http only for localhost)")
+        self._check_dev_mode()
+        self._check_issuer_audience()
         return self
+
+    def _check_dev_mode(self) -> None:
+        """Development mode mints tokens for anyone: never on a production database."""
+        if not self.dev_mode or self.unsafe_dev_mode_exposed:
+            return
+        urls = (self.database_url, self.views_database_url or "")
+        if any(url.startswith(("postgresql:", "postgres:")) for url in urls):
+            raise ValueError(
+                "dev_mode: development mode refused on a PostgreSQL database "
+                "(set LEDGER_UNSAFE_DEV_MODE_EXPOSED=true to force it)"
+            )
+
+    def _check_issuer_audience(self) -> None:
+        """RFC 8725 §3.8, §3.9: outside development mode, `iss` and `aud` are enforced."""
+        if self.dev_mode or self.unsafe_skip_issuer_audience or not self.has_signing_keys:
+            return
+        for name in ("jwt_issuer", "jwt_audience"):
+            if not getattr(self, name):
+                raise ValueError(
+                    f"{name}: required outside development mode, or tokens minted for "
+                    "other services are accepted (opt out: LEDGER_UNSAFE_SKIP_ISSUER_AUDIENCE=true)"
+                )
 
     @property
     def events_url(self) -> DatabaseURL:
@@ -124,6 +156,31 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
         and not key.upper().startswith(NOT_SETTINGS_PREFIX)
         and key.upper() not in names
     )
+
+
+def is_safe_jwks_url(url: str) -> bool:
+    """https with a host, or http on a loopback host (the URL parsed, not prefix-matched)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        _ = parts.port  # a malformed port raises ValueError
+    except ValueError:
+        return False
+    if not host or parts.username is not None or parts.password is not None:
+        return False
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and is_loopback_host(host)
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: Any) -> Settings:

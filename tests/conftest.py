@@ -131,6 +131,8 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
         values: dict[str, object] = {
             "database_url": database_url,
             "jwt_secret": "test-secret-" + "x" * 40,
+            "jwt_issuer": "https://idp.example.test",  # required outside development mode
+            "jwt_audience": "session-ledger",
             "group_commit": False,
         }
         values.update(overrides)

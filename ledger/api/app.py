@@ -25,8 +25,21 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
-from ledger.api import admin, inbound, ingest, me, oidc, ops, pages, ssf, webhooks
+from ledger.api import (
+    admin,
+    inbound,
+    ingest,
+    me,
+    oidc,
+    ops,
+    pages,
+    session_status,
+    ssf,
+    webhooks,
+    wso2_sessions,
+)
 from ledger.api.context import ApiContext
+from ledger.api.headers import ApiHeadersMiddleware
 from ledger.api.keys import TokenVerifier
 from ledger.api.limits import BodyLimitMiddleware
 from ledger.api.metrics import Metrics, MetricsMiddleware
@@ -96,10 +109,13 @@ def create_app(
     for router in (me.router, admin.router, ingest.router, oidc.router, inbound.router,
                    ops.router, ssf.router, webhooks.router):  # fmt: skip
         app.include_router(router)
+    app.include_router(session_status.router)
     _include_pages(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(ApiHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=context.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    wso2_sessions.install(app)
     return app
 
 

@@ -41,6 +41,7 @@ class ApiContext:
     system: LedgerSystem | None = None
     seam: Inbound | None = None
     principals: VerifiedTokens[Principal] = field(init=False, repr=False)
+    principals_keys_version: int = 0  # the verifier's keys_version `principals` were made with
 
     def __post_init__(self) -> None:
         self.principals = VerifiedTokens(leeway_s=self.settings.jwt_leeway_s)

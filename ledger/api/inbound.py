@@ -16,7 +16,7 @@ from ledger.aggregates.errors import ConcurrencyConflict
 from ledger.api.commands import run_command
 from ledger.api.context import ApiContext, get_context
 from ledger.api.keys import KeysUnavailable
-from ledger.api.problems import ApiProblem, error_responses
+from ledger.api.problems import ApiProblem, error_responses, keys_unavailable
 from ledger.inbound.seam import Adapter, InboundRequest, Reply
 
 router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
@@ -61,8 +61,7 @@ def deliver(context: ApiContext, adapter: Adapter, request: InboundRequest) -> R
             run=lambda name, command: run_command(context, name, command),
         )
     except KeysUnavailable as e:
-        detail = f"signing keys unavailable: {e}"
-        raise ApiProblem(503, "unavailable", "Service unavailable", detail) from None
+        raise keys_unavailable(e, retry_after=5) from None
     except ConcurrencyConflict as e:
         raise ApiProblem(503, "unavailable", "Service unavailable", str(e)) from None
 

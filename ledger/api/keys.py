@@ -1,50 +1,43 @@
 """Signature keys and token verification (PyJWT), shared by bearer auth and back-channel logout.
 
-The algorithm a token may use is fixed by the key, never by the token: the HMAC secret
-(`LEDGER_JWT_SECRET` or the development secret) takes HS256 only; a JWK takes the one
-asymmetric algorithm of its type (RS256 for RSA unless the JWK names another, ES256 for
-P-256...). So `alg: none` and algorithm confusion (an HS256 token "signed" with a public
-key) are refused. JWKS keys are selected by `kid`. Keys from `LEDGER_JWKS_URL` are kept by
-`kid` once fetched, so `decode(..., fetch=False)` verifies without I/O (the event loop may
-call it) and raises `KeyNotCached` only when a key must first be fetched.
-Tests: tests/api/test_security.py, tests/api/test_jwks_url.py.
+The algorithm a token may use is fixed by the key, never by the token (RFC 8725 §3.1): the
+HMAC secret (`LEDGER_JWT_SECRET` or the development secret) takes HS256 only; a JWK takes
+the one asymmetric algorithm of its type (RS256 for RSA unless the JWK names another, ES256
+for P-256...). So `alg: none` and algorithm confusion (an HS256 token "signed" with a public
+key) are refused. JWKS keys are selected by `kid`. Keys from `LEDGER_JWKS_URL` live in a
+`JwksCache` (`ledger.api.jwks`): `decode(..., fetch=False)` verifies without I/O (the event
+loop may call it) and raises `KeyNotCached` only when the set must first be fetched.
+Refusals carry short fixed reasons (safe to show); the underlying error goes to the log.
+Tests: tests/api/test_security.py, tests/api/test_jwks_url.py, tests/security/.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Mapping
+import re
 from pathlib import Path
 from typing import Any
 
 import jwt
-from jwt import PyJWK, PyJWKClient
+from jwt import PyJWK
 
+from ledger.api.jwks import (
+    ASYMMETRIC,
+    JwksCache,
+    KeyNotCached,
+    KeysUnavailable,
+    TokenRefused,
+    signing_keys,
+)
 from ledger.config import Settings
 from ledger.errors import ConfigError
 
+__all__ = ["KeyNotCached", "KeysUnavailable", "TokenRefused", "TokenVerifier", "load_jwks_file"]
 log = logging.getLogger("ledger.api")
-
-ASYMMETRIC = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-)
-
-
-class TokenRefused(Exception):
-    """The token is not acceptable; the message says why (safe to show the caller)."""
-
-
-class KeysUnavailable(Exception):
-    """The identity provider's JWKS could not be fetched."""
-
-
-class KeyNotCached(Exception):
-    """The token's key must be fetched from the JWKS URL first (blocking I/O)."""
-
-
-MAX_URL_KEYS = 16  # keys from the JWKS URL kept by kid (the size PyJWKClient's own cache had)
+# A plausible `kid` (RFC 7517 §4.5 leaves its form open; real IdPs use short printable ids):
+# anything else is refused before any lookup, so it can never cause a fetch.
+PLAUSIBLE_KID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 def load_jwks_file(path: Any) -> dict[str, PyJWK]:
@@ -53,30 +46,12 @@ def load_jwks_file(path: Any) -> dict[str, PyJWK]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ConfigError("LEDGER_JWKS_FILE", f"cannot read a JWKS from {path}: {e}") from None
-    keys = data.get("keys") if isinstance(data, Mapping) else None
-    if not isinstance(keys, list):
+    found = signing_keys(data)
+    if found is None:
         raise ConfigError("LEDGER_JWKS_FILE", f"{path} holds no JWKS ({{'keys': [...]}})")
-    found: dict[str, PyJWK] = {}
-    for index, entry in enumerate(keys):
-        key = _signing_key(entry)
-        if key is not None:
-            found[str(entry.get("kid", f"#{index}"))] = key
     if not found:
         raise ConfigError("LEDGER_JWKS_FILE", f"{path} holds no usable RSA/EC/OKP signing key")
     return found
-
-
-def _signing_key(entry: Any) -> PyJWK | None:
-    if not isinstance(entry, Mapping) or entry.get("use", "sig") != "sig":
-        return None
-    if entry.get("kty") == "oct":  # symmetric keys in a JWKS invite confusion: ignored
-        return None
-    try:
-        key = PyJWK(dict(entry))
-    except jwt.PyJWTError as e:
-        log.warning("JWKS key %s skipped: %s", entry.get("kid"), e)
-        return None
-    return key if key.algorithm_name in ASYMMETRIC else None
 
 
 class TokenVerifier:
@@ -88,35 +63,38 @@ class TokenVerifier:
         *,
         hmac_secret: bytes | None,
         jwks: dict[str, PyJWK] | None = None,
-        jwks_client: PyJWKClient | None = None,
+        url_keys: JwksCache | None = None,
     ) -> None:
         self.settings = settings
         self.hmac_secret = hmac_secret
         self.jwks = jwks or {}
-        self.jwks_client = jwks_client
-        self._url_keys: dict[str, PyJWK] = {}  # read without a lock; written under it
-        self._url_lock = threading.Lock()
+        self.url_keys = url_keys
 
     @classmethod
     def from_settings(cls, settings: Settings, *, hmac_secret: bytes | None) -> TokenVerifier:
         """The verifier of the configured keys (`hmac_secret` is the HS256 secret, if any)."""
         jwks = load_jwks_file(settings.jwks_file) if settings.jwks_file else None
-        client = None
+        url_keys = None
         if settings.jwks_url:
-            client = PyJWKClient(settings.jwks_url, lifespan=300, timeout=5)
-        return cls(settings, hmac_secret=hmac_secret, jwks=jwks, jwks_client=client)
+            url_keys = JwksCache(settings.jwks_url, lifetime_s=settings.jwks_lifetime_s)
+        return cls(settings, hmac_secret=hmac_secret, jwks=jwks, url_keys=url_keys)
 
     @property
     def has_asymmetric_keys(self) -> bool:
         """True when a JWKS (file or URL) is configured."""
-        return bool(self.jwks) or self.jwks_client is not None
+        return bool(self.jwks) or self.url_keys is not None
+
+    @property
+    def keys_version(self) -> int:
+        """Grows whenever a key of the JWKS URL is withdrawn (0 without a URL)."""
+        return self.url_keys.version if self.url_keys is not None else 0
 
     def key_for(
         self, token: str, *, allow_hmac: bool = True, fetch: bool = True
     ) -> tuple[Any, str]:
         """The key and the one algorithm this token must be verified with.
 
-        With `fetch=False`, a key not yet fetched from the JWKS URL raises `KeyNotCached`.
+        With `fetch=False`, a key set that must first be fetched raises `KeyNotCached`.
         """
         try:
             header = jwt.get_unverified_header(token)
@@ -126,43 +104,38 @@ class TokenVerifier:
         if alg == "HS256" and allow_hmac and self.hmac_secret is not None:
             return self.hmac_secret, "HS256"
         if alg not in ASYMMETRIC or not self.has_asymmetric_keys:
-            raise TokenRefused(f"algorithm {alg!r} is not accepted")
+            raise TokenRefused("algorithm not accepted")
         jwk = self._jwk(kid, fetch=fetch)
         if jwk.algorithm_name != alg:
-            raise TokenRefused(f"algorithm {alg!r} does not match the key {kid!r}")
+            raise TokenRefused("algorithm not accepted")
         return jwk.key, alg
 
     def _jwk(self, kid: Any, *, fetch: bool) -> PyJWK:
-        if kid is not None and not isinstance(kid, str):
+        if kid is not None and not (isinstance(kid, str) and PLAUSIBLE_KID.fullmatch(kid)):
             raise TokenRefused("malformed kid")
-        if self.jwks_client is not None:
+        if self.url_keys is not None:
             if kid is None:
                 raise TokenRefused("the token names no key (kid)")
-            return self._url_key(self.jwks_client, kid, fetch=fetch)
+            return self._url_key(self.url_keys, kid, fetch=fetch)
         if kid is None and len(self.jwks) == 1:
             return next(iter(self.jwks.values()))
         if kid is None or kid not in self.jwks:
-            raise TokenRefused(f"unknown key {str(kid)[:64]!r}")
+            raise TokenRefused("unknown signing key")
         return self.jwks[kid]
 
-    def _url_key(self, client: PyJWKClient, kid: str, *, fetch: bool) -> PyJWK:
-        """The key of `kid` from the JWKS URL: kept once known, else fetched (if allowed)."""
-        known = self._url_keys.get(kid)
-        if known is not None:
-            return known
-        if not fetch:
-            raise KeyNotCached(kid)
+    @staticmethod
+    def _url_key(keys: JwksCache, kid: str, *, fetch: bool) -> PyJWK:
+        """The key of `kid` from the JWKS URL's current set, fetched first when due."""
         try:
-            key = client.get_signing_key(kid)  # the client caches the JWKS for 300 s
-        except jwt.PyJWKClientConnectionError as e:
-            raise KeysUnavailable(str(e)) from None
-        except jwt.PyJWTError:
-            raise TokenRefused(f"unknown key {kid[:64]!r}") from None
-        with self._url_lock:
-            if len(self._url_keys) >= MAX_URL_KEYS:
-                del self._url_keys[next(iter(self._url_keys))]
-            self._url_keys[kid] = key
-        return key
+            return keys.lookup(kid)
+        except KeyNotCached:
+            if not fetch:
+                raise
+        keys.refresh()
+        try:
+            return keys.lookup(kid)
+        except KeyNotCached:  # pragma: no cover - a fetch that just happened is not due
+            raise KeysUnavailable("the key set could not be refreshed") from None
 
     def decode(
         self,
@@ -187,16 +160,23 @@ class TokenVerifier:
                 leeway=self.settings.jwt_leeway_s,
                 options=options,  # type: ignore[arg-type]
             )
-        except jwt.ExpiredSignatureError:
-            raise TokenRefused("token expired") from None
-        except jwt.InvalidAudienceError:
-            raise TokenRefused("token not meant for this audience") from None
-        except jwt.InvalidIssuerError:
-            raise TokenRefused("token from another issuer") from None
-        except jwt.MissingRequiredClaimError as e:
-            raise TokenRefused(f"token lacks the {e.claim!r} claim") from None
-        except jwt.InvalidSignatureError:
-            raise TokenRefused("bad signature") from None
         except jwt.PyJWTError as e:
-            raise TokenRefused(f"invalid token ({type(e).__name__})") from None
+            raise TokenRefused(_reason(e)) from None
         return claims
+
+
+REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "token expired"),
+    (jwt.InvalidAudienceError, "token not meant for this audience"),
+    (jwt.InvalidIssuerError, "token from another issuer"),
+    (jwt.InvalidSignatureError, "bad signature"),
+    (jwt.ImmatureSignatureError, "token not yet valid"),
+)
+
+
+def _reason(error: jwt.PyJWTError) -> str:
+    """A short fixed reason for a refused token (the exception itself is only logged)."""
+    log.debug("token refused: %s: %s", type(error).__name__, error)
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"token lacks the {error.claim!r} claim"
+    return next((text for kind, text in REASONS if isinstance(error, kind)), "invalid token")

@@ -1,20 +1,41 @@
-"""Operations endpoints, without auth: liveness, readiness with projection lag, metrics.
+"""Operations endpoints: liveness, readiness with projection lag, metrics.
 
 `/readyz` is 503 when the database does not answer or a view is more than
-`LEDGER_READY_MAX_LAG` notifications behind the log. Tests: tests/api/test_ops.py.
+`LEDGER_READY_MAX_LAG` notifications behind the log. None of them uses the request thread
+pool, so they answer while it is exhausted: `/healthz` does no I/O on the event loop, and
+the database reads of `/readyz` and `/metrics` run on a small executor of their own, bounded
+by `PROBE_TIMEOUT_S`. `/metrics` needs a token with `LEDGER_METRICS_SCOPE` when it is set.
+Tests: tests/api/test_ops.py, tests/security/test_probes_and_outages.py.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from ledger.api.auth import metrics_caller
 from ledger.api.context import ContextDep
 from ledger.api.problems import OUTAGES, ApiProblem, error_responses
 from ledger.api.responses import OrjsonResponse
 
 router = APIRouter(tags=["ops"])
+PROBE_TIMEOUT_S = 5.0
+# Threads start on first use only; never shared with request handlers.
+_probes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ledger-probe")
+PROBE_ERRORS: tuple[type[Exception], ...] = (*OUTAGES, TimeoutError)
+T = TypeVar("T")
+
+
+async def probe(read: Callable[[], T]) -> T:
+    """Run a blocking read on the probes' executor; TimeoutError past PROBE_TIMEOUT_S."""
+    loop = asyncio.get_running_loop()
+    return await asyncio.wait_for(loop.run_in_executor(_probes, read), PROBE_TIMEOUT_S)
 
 
 class Health(BaseModel):
@@ -31,7 +52,7 @@ class Readiness(BaseModel):
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness")
-def healthz() -> Response:
+async def healthz() -> Response:
     """200 while the process answers."""
     return OrjsonResponse({"status": "ok"})
 
@@ -39,15 +60,13 @@ def healthz() -> Response:
 @router.get(
     "/readyz", response_model=Readiness, responses=error_responses(503), summary="Readiness"
 )
-def readyz(context: ContextDep) -> Response:
+async def readyz(context: ContextDep) -> Response:
     """200 when the database answers and every view is close to the log's head."""
     system = context.ready_system()
     try:
-        lag = system.lag()
-    except OUTAGES as e:
-        raise ApiProblem(
-            503, "not-ready", "Not ready", f"the database does not answer ({type(e).__name__})"
-        ) from None
+        lag = await probe(system.lag)
+    except PROBE_ERRORS:
+        raise ApiProblem(503, "not-ready", "Not ready", "the database does not answer") from None
     limit = context.settings.ready_max_lag
     behind = sorted(name for name, n in lag.items() if n > limit)
     if behind:
@@ -64,11 +83,19 @@ def readyz(context: ContextDep) -> Response:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        **error_responses(401, 403, 503),
+    },
     summary="Prometheus metrics",
+    dependencies=[Depends(metrics_caller)],
 )
-def metrics(context: ContextDep) -> Response:
+async def metrics(context: ContextDep) -> Response:
     """Request and command counters, request durations, projection lag."""
-    return Response(
-        context.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+    try:
+        body = await probe(context.metrics.exposition)
+    except TimeoutError:
+        raise ApiProblem(
+            503, "unavailable", "Service unavailable", "metrics did not answer in time"
+        ) from None
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

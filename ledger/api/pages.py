@@ -140,13 +140,14 @@ class SigninOptions(BaseModel):
 
 
 @router.get("/web/config", tags=["web pages"])
-def signin_options(context: ContextDep) -> SigninOptions:
+def signin_options(context: ContextDep, request: Request) -> SigninOptions:
     """The sign-in options: OpenID Connect (when configured) and the development sign-in."""
     s = context.settings
     oidc = None
     if s.oidc_issuer and s.oidc_client_id:
         oidc = OidcOptions(issuer=s.oidc_issuer, client_id=s.oidc_client_id)
-    return SigninOptions(dev_signin=context.dev_mode, oidc=oidc)
+    dev = context.dev_mode and _dev_signin_allowed(request, s)
+    return SigninOptions(dev_signin=dev, oidc=oidc)
 
 
 def _default_scopes() -> list[PageScope]:
@@ -183,6 +184,19 @@ def _client_ip(request: Request) -> str | None:
         return None
 
 
+def _dev_signin_allowed(request: Request, settings: Settings) -> bool:
+    """Only for loopback clients (a server bound elsewhere needs the loud override).
+
+    A peer that has no IP address (a Unix socket, the test client) counts as local.
+    """
+    host = request.client.host if request.client else None
+    try:
+        remote = ipaddress.ip_address(host) if host else None
+    except ValueError:
+        return True
+    return remote is None or remote.is_loopback or settings.unsafe_dev_mode_exposed
+
+
 DEV_SIGNIN_ERRORS = error_responses(400, 413, 422, 503) | {
     404: {"model": Problem, "description": "Not in development mode"}
 }
@@ -197,7 +211,7 @@ def dev_signin(
     With `start_session`, a session is recorded for the calling browser first, as an
     identity provider would at sign-in, and the token's `sid` names it ("this session").
     """
-    if not context.dev_mode:
+    if not context.dev_mode or not _dev_signin_allowed(request, context.settings):
         raise HTTPException(404, "the development sign-in is off: the server is not in dev mode")
     try:
         user_id = check.external_id(body.user_id.strip(), what="user_id")
@@ -217,15 +231,11 @@ def dev_signin(
         system.wait(outcome.position)
         sid = outcome.session.id if outcome.session else None
     scopes = [s.value for s in PageScope if s in body.scopes]
+    ttl = min(DEV_TOKEN_TTL_S, context.settings.jwt_max_lifetime_s)
     token = mint_token(
-        context.settings,
-        sub=user_id,
-        scope=" ".join(scopes),
-        tenant=tenant,
-        sid=sid,
-        ttl=DEV_TOKEN_TTL_S,
+        context.settings, sub=user_id, scope=" ".join(scopes), tenant=tenant, sid=sid, ttl=ttl
     )
-    result = DevToken(access_token=token, expires_in=DEV_TOKEN_TTL_S, sid=sid)
+    result = DevToken(access_token=token, expires_in=ttl, sid=sid)
     return OrjsonResponse(result.model_dump(), headers=NO_STORE)
 
 

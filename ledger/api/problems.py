@@ -215,6 +215,18 @@ def _internal(request: Request, exc: Exception) -> Response:
     )
 
 
+def keys_unavailable(error: Exception, *, retry_after: int) -> ApiProblem:
+    """503 while the IdP's keys cannot be fetched; the upstream error goes to the log only."""
+    log.debug("signing keys unavailable: %s", error)  # each failed fetch is logged as it fails
+    return ApiProblem(
+        503,
+        "unavailable",
+        "Service unavailable",
+        "signing keys unavailable; retry later",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error as problem+json."""
     app.add_exception_handler(LedgerError, _ledger_error)

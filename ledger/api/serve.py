@@ -7,7 +7,9 @@ so a bad setting is one line naming it. `SERVER_OPTIONS` are uvicorn's settings 
 worker: httptools and uvloop (from `uvicorn[standard]`, named so that a missing one fails
 instead of silently falling back to the slower pure-Python ones), and an access log line
 per request at INFO, as uvicorn does by default; the H1 benchmark serves with the very
-same options (bench/h1_server.py). Tests: tests/api/test_serve.py.
+same options (bench/h1_server.py). Development mode (anyone may mint any token) is refused
+on an address other than loopback unless `LEDGER_UNSAFE_DEV_MODE_EXPOSED=true`.
+Tests: tests/api/test_serve.py, tests/security/test_unsafe_defaults.py.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import uvicorn
 
 from ledger.api.app import make_verifier
 from ledger.bootstrap import bootstrap
-from ledger.config import Settings, load_settings
+from ledger.config import Settings, is_loopback_host, load_settings
 from ledger.errors import ConfigError
 from ledger.inbound.connections import load_connections
 from ledger.outbound.keys import load_signing_keys
@@ -34,12 +36,32 @@ SERVER_OPTIONS: dict[str, Any] = {
 }
 
 
+WILDCARDS = ("0.0.0.0", "::", "")  # noqa: S104 - names, not a bind
+
+
+def check_dev_exposure(settings: Settings, *, host: str) -> None:
+    """Refuse development mode on a non-loopback address (unless the loud override is set)."""
+    if settings.dev_mode and not is_loopback_host(host) and not settings.unsafe_dev_mode_exposed:
+        raise ConfigError(
+            "LEDGER_DEV_MODE",
+            f"development mode lets anyone mint admin tokens: refused on --host {host} "
+            "(bind 127.0.0.1, or set LEDGER_UNSAFE_DEV_MODE_EXPOSED=true to force it)",
+        )
+
+
 def banner(settings: Settings, *, host: str, port: int, dev: bool) -> str:
     """What `ledger serve` prints before serving: where the docs are, how to get a token."""
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    shown = "127.0.0.1" if host in WILDCARDS else f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
-    lines = [
-        f"Session Ledger on {settings.events_url.redacted()}",
+    lines = [f"Session Ledger on {settings.events_url.redacted()}"]
+    if host in WILDCARDS:  # reachable from other machines: say so, not just the local URL
+        lines.append(f"Listening on every interface ({host or '*'}), port {port}")
+    if settings.dev_mode and (settings.unsafe_dev_mode_exposed or not is_loopback_host(host)):
+        lines.append(
+            "WARNING: DEVELOPMENT MODE EXPOSED (LEDGER_UNSAFE_DEV_MODE_EXPOSED): "
+            "ANYONE WHO REACHES IT CAN MINT ADMIN TOKENS"
+        )
+    lines += [
         f"API docs: {base}/docs",
         f"Pages:    {base}/myaccount/sessions and {base}/console",
     ]
@@ -62,6 +84,7 @@ def run(*, host: str, port: int, workers: int, dev: bool) -> None:
     if dev:
         os.environ["LEDGER_DEV_MODE"] = "true"  # the workers load their settings from it
     settings = load_settings()
+    check_dev_exposure(settings, host=host)
     _, dev_secret = make_verifier(settings)
     load_signing_keys(settings)  # a bad LEDGER_SIGNING_KEY_FILE stops here, in one line
     load_connections(settings)  # a bad connections file stops here, with one line

@@ -89,8 +89,9 @@ def mint_token(
     Carries `iss`/`aud` when `LEDGER_JWT_ISSUER`/`LEDGER_JWT_AUDIENCE` are set, so the API
     accepts it. Raises ConfigError when no secret can sign (JWKS configured).
     """
-    if not 1 <= ttl <= MAX_TTL_S:
-        raise ConfigError("--ttl", f"from 1 to {MAX_TTL_S} seconds")
+    longest = min(MAX_TTL_S, settings.jwt_max_lifetime_s)  # the API refuses longer ones
+    if not 1 <= ttl <= longest:
+        raise ConfigError("--ttl", f"from 1 to {longest} seconds (LEDGER_JWT_MAX_LIFETIME_S)")
     if not sub or len(sub) > 255:
         raise ConfigError("--sub", "1 to 255 characters")
     secret, _ = signing_secret(settings, create=True)

@@ -7,9 +7,10 @@ accepted is kept, under its exact text (signature included, so no other token ca
 together with its `exp`. A hit is refused once `exp` has passed, with the same leeway and
 the same comparison as PyJWT (`exp <= now - leeway`); the entry is then dropped and the
 token verified again, which gives the usual refusal. `nbf` and `iat` need no second check:
-a token they allowed once stays allowed. Entries live `ttl_s` at most (the verifier's keys
-do not change while the process runs; a JWKS URL key is kept by kid anyway), and the
-oldest goes when `size` entries are kept. Used from the event loop only (no lock).
+a token they allowed once stays allowed. Entries live `ttl_s` at most, the oldest goes when
+`size` entries are kept, and `clear()` forgets them all (called when a key of the JWKS URL
+is withdrawn). Only the signature and claims are kept: whether the token's session is still
+active is checked on every request (`ledger.api.sessions`). Used from the event loop only.
 Tests: tests/api/test_verified_tokens.py.
 """
 
@@ -50,6 +51,10 @@ class VerifiedTokens(Generic[T]):
             del self._entries[token]
             return None
         return value
+
+    def clear(self) -> None:
+        """Forget every token (a key they were verified with was withdrawn)."""
+        self._entries.clear()
 
     def put(self, token: str, value: T, *, exp: Any) -> None:
         """Keep `value` for `token`, verified just now, whose `exp` claim is `exp`."""

@@ -19,11 +19,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from jwt import PyJWKClient
-
 from ledger import validation as check
+from ledger.api.jwks import JwksCache
 from ledger.api.keys import TokenVerifier, load_jwks_file
-from ledger.config import Settings
+from ledger.config import Settings, is_safe_jwks_url
 from ledger.errors import ConfigError
 from ledger.inbound.keycloak import KeycloakAdapter
 from ledger.inbound.oidc import OidcAdapter
@@ -193,10 +192,10 @@ def _keys(table: Mapping[str, Any], *, settings: Settings, base: Path) -> TokenV
         except ConfigError as e:
             raise ValueError(f"`jwks_file`: {e.problem}") from None
     if url is not None:
-        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            raise ValueError("`jwks_url` must be https:// (http only for localhost)")
-        client = PyJWKClient(url, lifespan=300, timeout=5)
-        return TokenVerifier(settings, hmac_secret=None, jwks_client=client)
+        if not is_safe_jwks_url(url):
+            raise ValueError("`jwks_url` must be https:// (http only for a loopback host)")
+        keys = JwksCache(url, lifetime_s=settings.jwks_lifetime_s)
+        return TokenVerifier(settings, hmac_secret=None, url_keys=keys)
     return None
 
 

@@ -87,8 +87,11 @@ class OidcAdapter(Adapter):
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid logout token, or Refused saying why."""
         keys = self.connection.keys
-        if keys is None or not keys.has_asymmetric_keys:
-            raise Refused("back-channel logout needs LEDGER_JWKS_FILE or LEDGER_JWKS_URL")
+        # Back-Channel Logout 1.0 §2.6: iss and aud are always validated, so without them
+        # (and without keys of the OP) every logout token is refused.
+        configured = self.connection.issuer and self.connection.audience
+        if keys is None or not keys.has_asymmetric_keys or not configured:
+            raise Refused("back-channel logout is not configured")
         try:
             typ = jwt.get_unverified_header(token).get("typ")
         except jwt.PyJWTError:

@@ -2,13 +2,15 @@
 
 Ordering by an immutable key means a session present on every page request is never
 skipped or repeated, however many sessions start and end between pages.
-Tests: tests/integration/test_views_contract.py (pagination under concurrent changes).
+Tests: tests/integration/test_views_contract.py (pagination under concurrent changes),
+tests/security/test_cursors.py (crafted cursors).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -38,18 +40,39 @@ def encode_cursor(started_us: int, key: UUID) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# The range of the column a view compares the timestamp with (SQLite INTEGER, PostgreSQL
+# bigint): a value outside it was never handed out and made the driver fail (a 500).
+MIN_STARTED_US, MAX_STARTED_US = -(2**63), 2**63 - 1
+CURSOR_CHARS = re.compile(r"[A-Za-z0-9_-]{1,200}")
+KEY_HEX = re.compile(r"[0-9a-f]{32}")
+
+
 def decode_cursor(cursor: str) -> tuple[int, UUID]:
-    """The position of a cursor made by `encode_cursor`, or InvalidCursor."""
+    """The position of a cursor made by `encode_cursor`, or InvalidCursor (never anything else).
+
+    Validated fully: base64url text, a JSON array of exactly [1, int in range, 32 hex digits].
+    """
     try:
-        if len(cursor) > 200:
+        if not isinstance(cursor, str) or not CURSOR_CHARS.fullmatch(cursor):
             raise ValueError
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        version, started_us, key = orjson.loads(raw)
-        if version != 1 or type(started_us) is not int:
-            raise ValueError
-        return started_us, UUID(hex=key)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-        raise InvalidCursor(f"invalid cursor {cursor[:40]!r}: use a next_cursor as given") from None
+        value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error, orjson.JSONDecodeError):
+        raise _invalid(cursor) from None
+    if not (isinstance(value, list) and len(value) == 3):
+        raise _invalid(cursor)
+    version, started_us, key = value
+    if type(version) is not int or version != 1 or type(started_us) is not int:
+        raise _invalid(cursor)
+    if not MIN_STARTED_US <= started_us <= MAX_STARTED_US:
+        raise _invalid(cursor)
+    if not (isinstance(key, str) and KEY_HEX.fullmatch(key)):
+        raise _invalid(cursor)
+    return started_us, UUID(hex=key)
+
+
+def _invalid(cursor: object) -> InvalidCursor:
+    shown = cursor[:40] if isinstance(cursor, str) else "?"
+    return InvalidCursor(f"invalid cursor {shown!r}: use a next_cursor as given")
 
 
 def check_limit(limit: int) -> int:

@@ -99,7 +99,9 @@ def test_terminate_all_mine_without_keep_current_ends_every_one(
     me = hs.auth("alice", sid="a2")
     response = client.delete("/v1/me/sessions", headers=me)
     assert sorted(response.json()["terminated"]) == ["a1", "a2"]
-    assert client.get("/v1/me/sessions", headers=me).json() == {"sessions": []}
+    assert client.get("/v1/me/sessions", headers=hs.auth("alice")).json() == {"sessions": []}
+    # the token's own session (a2) ended with the others, and the token with it
+    assert client.get("/v1/me/sessions", headers=me).status_code == 401
 
 
 def test_keep_current_without_a_sid_in_the_token_is_refused(client: TestClient, hs: Minter) -> None:

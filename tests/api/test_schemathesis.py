@@ -1,9 +1,15 @@
-"""schemathesis over the OpenAPI document: no 5xx, every response matches the schema."""
+"""schemathesis over the OpenAPI document: no 5xx, every response matches the schema.
+
+Each operation is fuzzed on its own; a stateful run then follows OpenAPI links (added to the
+served document here, OpenAPI 3.1 §4.8.20) from a start to the lists and the terminations, so
+that requests carry ids of sessions that really exist: start -> list -> terminate.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,7 +55,9 @@ def fuzz_settings(database_url: str, jwks_file: Path) -> Settings:
 
 def operations() -> list[tuple[str, str]]:
     """(method, path) of every operation of ours in the OpenAPI document (no database)."""
-    config = load_settings(database_url="sqlite:///unused", jwt_secret=SECRET)
+    config = load_settings(
+        database_url="sqlite:///unused", jwt_secret=SECRET, jwt_issuer=ISSUER, jwt_audience=AUDIENCE
+    )
     document = create_app(config).openapi()
     return [
         (method.upper(), path)
@@ -89,6 +97,12 @@ def postgres_schema(postgres_database: DatabaseURL | None, jwks_file: Path) -> I
     yield from served_schema(fuzz_settings(url, jwks_file))
 
 
+def fuzz_auth(config: Settings, *, tenant: str = "fuzz") -> dict[str, str]:
+    """A token of every scope, without `sid` (a token naming no live session is refused)."""
+    token = mint_token(config, sub="fuzzer", scope=ALL_SCOPES, tenant=tenant, ttl=3600)
+    return {"Authorization": f"Bearer {token}"}
+
+
 def fuzz(schema: Any, method: str, path: str) -> None:
     """Send schema-valid and schema-violating requests with a token of every scope.
 
@@ -97,8 +111,7 @@ def fuzz(schema: Any, method: str, path: str) -> None:
     """
     operation = schema[path][method]
     config = schema.app.state.ledger.settings
-    token = mint_token(config, sub="fuzzer", scope=ALL_SCOPES, tenant="fuzz", sid="s1", ttl=3600)
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = fuzz_auth(config)
     cases = st.one_of(
         operation.as_strategy(GenerationMode.POSITIVE, headers=auth),
         operation.as_strategy(GenerationMode.NEGATIVE, headers=auth),
@@ -126,3 +139,90 @@ def test_the_api_honours_its_schema_on_postgres(
     postgres_schema: Any, method: str, path: str
 ) -> None:
     fuzz(postgres_schema, method, path)
+
+
+START, USER = "/v1/sessions", "/v1/users/{user_id}/sessions"
+ONE = "/v1/users/{user_id}/sessions/{session_id}"
+REPORT = "/v1/sessions/{session_id}/terminate"
+
+
+def with_links(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with links start -> list/terminate and list -> terminate."""
+    paths = document["paths"]
+
+    def link(path: str, method: str, **parameters: str) -> dict[str, Any]:
+        return {"operationId": paths[path][method]["operationId"], "parameters": parameters}
+
+    started = {"user_id": "$response.body#/user_id", "session_id": "$response.body#/id"}
+    listed = {
+        "user_id": "$response.body#/sessions/0/user_id",
+        "session_id": "$response.body#/sessions/0/id",
+    }
+    paths[START]["post"]["responses"]["201"]["links"] = {
+        "ListUserSessions": link(USER, "get", user_id=started["user_id"]),
+        "TerminateUserSession": link(ONE, "delete", **started),
+        "ReportTermination": link(REPORT, "post", session_id=started["session_id"]),
+    }
+    paths[USER]["get"]["responses"]["200"]["links"] = {
+        "TerminateListedSession": link(ONE, "delete", **listed),
+    }
+    return document
+
+
+@pytest.fixture(scope="module")
+def linked_schema(tmp_path_factory: pytest.TempPathFactory, jwks_file: Path) -> Iterator[Any]:
+    """The app on SQLite, its document carrying the links."""
+    path = tmp_path_factory.mktemp("stateful") / "ledger.sqlite3"
+    config = fuzz_settings(f"sqlite:///{path}", jwks_file)
+    system = bootstrap(config, run_projections=True)
+    try:
+        app = create_app(config, system=system)
+        with TestClient(app):
+            schema = schemathesis.openapi.from_dict(with_links(app.openapi()))
+            schema.app = app
+            yield schema
+    finally:
+        system.close()
+
+
+def test_a_stateful_walk_starts_lists_and_terminates_real_sessions(linked_schema: Any) -> None:
+    """Following the links, terminations reach sessions that exist (204), and no step fails."""
+    config = linked_schema.app.state.ledger.settings
+    calls: list[tuple[str, str, int]] = []
+
+    class Walk(linked_schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            super().setup()  # each example in an empty tenant: a replay meets the same state
+            self.auth = fuzz_auth(config, tenant=f"walk-{uuid.uuid4().hex[:12]}")
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": self.auth}
+
+        def after_call(self, response: Any, case: Any) -> None:
+            super().after_call(response, case)
+            calls.append((case.method, case.path, response.status_code))
+
+        def validate_response(self, response: Any, case: Any, *_: Any, **__: Any) -> None:
+            case.validate_response(  # acceptance of single requests: the fuzz above
+                response,
+                headers=self.auth,
+                excluded_checks=[
+                    schemathesis.checks.positive_data_acceptance,
+                    schemathesis.checks.negative_data_rejection,
+                ],
+                recorder=self.recorder,
+            )
+
+    Walk.run(
+        settings=settings(
+            max_examples=max(EXAMPLES, 60),
+            stateful_step_count=8,
+            deadline=None,
+            derandomize="LEDGER_FUZZ_EXAMPLES" not in os.environ,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    assert ("POST", START, 201) in calls
+    assert ("GET", USER, 200) in calls
+    assert ("DELETE", ONE, 204) in calls  # an id that came from a start or a list

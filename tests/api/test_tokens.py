@@ -36,8 +36,10 @@ def test_a_minted_token_carries_the_claims_and_the_configured_iss_and_aud(
 def test_the_development_secret_is_random_private_and_accepted_by_a_dev_app(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    one = make_settings(jwt_secret=None, dev_mode=True, dev_secret_file=tmp_path / "a" / "secret")
-    two = make_settings(jwt_secret=None, dev_mode=True, dev_secret_file=tmp_path / "b" / "secret")
+    # development mode on this test's PostgreSQL backend needs the loud override
+    dev = {"jwt_secret": None, "dev_mode": True, "unsafe_dev_mode_exposed": True}
+    one = make_settings(**dev, dev_secret_file=tmp_path / "a" / "secret")
+    two = make_settings(**dev, dev_secret_file=tmp_path / "b" / "secret")
     token = mint_token(one, sub="alice", scope="sessions:me")
     assert stat.S_IMODE(one.dev_secret_file.stat().st_mode) == 0o600
     assert read_dev_secret(one.dev_secret_file, create=False) != read_dev_secret(
@@ -89,12 +91,16 @@ def test_ledger_token_prints_a_token_signed_with_the_secret(
     monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
     monkeypatch.setenv("LEDGER_JWT_SECRET", SECRET)
+    monkeypatch.setenv("LEDGER_JWT_ISSUER", ISSUER)
+    monkeypatch.setenv("LEDGER_JWT_AUDIENCE", AUDIENCE)
     monkeypatch.setenv("LEDGER_DATABASE_URL", database_url)
     result = CliRunner().invoke(
         cli, ["token", "--sub", "alice", "--scope", "sessions:me", "--sid", "s9"]
     )
     assert result.exit_code == 0, result.output
-    claims = jwt.decode(result.output.strip(), SECRET, algorithms=["HS256"])
+    claims = jwt.decode(
+        result.output.strip(), SECRET, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER
+    )
     assert (claims["sub"], claims["sid"], claims["tenant"]) == ("alice", "s9", "default")
     bad = CliRunner().invoke(cli, ["token", "--sub", "alice", "--ttl", "0"])
     assert bad.exit_code == 2

@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 CORS = {"Access-Control-Allow-Origin": "*"}
+AUDIENCE = "session-ledger"  # the aud of its access tokens (LEDGER_JWT_AUDIENCE)
 
 
 class FakeIdP:
@@ -61,7 +62,7 @@ class FakeIdP:
     def token(self, sub: str, scope: str, *, sid: str | None = None, ttl: int = 3600) -> str:
         """An access token of this provider."""
         now = int(time.time())
-        claims: dict[str, Any] = {"iss": self.issuer, "sub": sub, "scope": scope}
+        claims: dict[str, Any] = {"iss": self.issuer, "sub": sub, "scope": scope, "aud": AUDIENCE}
         claims |= {"iat": now, "exp": now + ttl} | ({"sid": sid} if sid else {})
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "fake-idp"})
 

@@ -13,12 +13,13 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import LedgerServer, running_ledger
-from tests.browser.fake_idp import FakeIdP
+from tests.browser.fake_idp import AUDIENCE, FakeIdP
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +37,7 @@ def oidc(
     env = {
         "LEDGER_JWKS_FILE": str(home / "jwks.json"),
         "LEDGER_JWT_ISSUER": idp.issuer,
+        "LEDGER_JWT_AUDIENCE": AUDIENCE,
         "LEDGER_OIDC_ISSUER": idp.issuer,
         "LEDGER_OIDC_CLIENT_ID": CLIENT_ID,
     }
@@ -107,3 +109,24 @@ def test_an_answer_that_no_sign_in_here_started_is_refused(
     )
     assert re.search(r"/signin$", page.url)
     assert page.evaluate("sessionStorage.getItem('ledger.auth')") is None
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("access_denied", "the identity provider denied access"),
+        ("<img src=x onerror=alert(1)>", "the identity provider refused the sign-in"),
+    ],
+)
+def test_an_idp_error_is_shown_in_our_words_never_its_description(
+    oidc: tuple[FakeIdP, LedgerServer, Path], page: Any, code: str, shown: str
+) -> None:
+    """A link can carry any `error_description`: the page shows only its own allow-listed
+    text for the `error` code (RFC 6749 §4.1.2.1), as plain text."""
+    _, server, _ = oidc
+    lure = "Your account is locked. Call +1 555 0100 <b>now</b>"
+    page.goto(server.url + "/signin?" + urlencode({"error": code, "error_description": lure}))
+    state = page.locator("#state")
+    expect(state).to_contain_text(f"The sign-in did not complete: {shown}.")
+    assert "555" not in page.content()
+    assert page.locator("#state img, #state b").count() == 0

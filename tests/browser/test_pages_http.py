@@ -36,6 +36,8 @@ def settings_for(tmp_path: Path) -> Callable[..., Settings]:
         values: dict[str, Any] = {
             "database_url": f"sqlite:///{tmp_path}/ledger.sqlite3",
             "jwt_secret": SECRET,
+            "jwt_issuer": "https://idp.example.test",
+            "jwt_audience": "session-ledger",
             "group_commit": False,
         }
         return load_settings(**(values | overrides))

@@ -17,6 +17,28 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const stateBox = $("state");
 
+// What the identity provider's `error` codes mean, in our words (RFC 6749 §4.1.2.1, §5.2;
+// OpenID Connect Core §3.1.2.6). Its `error_description` is never shown: the address bar can
+// carry any text, and a sign-in page must not display text a stranger put in a link.
+const IDP_ERRORS = {
+  access_denied: "the identity provider denied access",
+  consent_required: "consent is needed at the identity provider",
+  interaction_required: "the identity provider needs you to sign in there first",
+  login_required: "the identity provider needs you to sign in there first",
+  account_selection_required: "choose an account at the identity provider first",
+  invalid_request: "the identity provider refused the request",
+  invalid_grant: "the sign-in expired or was already used; start again",
+  invalid_client: "this application is not registered at the identity provider",
+  unauthorized_client: "this application may not sign in this way",
+  invalid_scope: "the identity provider refused the requested permissions",
+  server_error: "the identity provider failed; try again later",
+  temporarily_unavailable: "the identity provider is busy; try again later",
+};
+
+function idpErrorMessage(code) {
+  return Object.hasOwn(IDP_ERRORS, code) ? IDP_ERRORS[code] : "the identity provider refused the sign-in";
+}
+
 function safeNext(value) {
   return value && /^\/(console|myaccount)(\/|$|#)/.test(value) ? value : "/myaccount/sessions";
 }
@@ -102,7 +124,7 @@ async function finishOidc(oidc) {
   sessionStorage.removeItem(OIDC_KEY);
   window.history.replaceState(null, "", "/signin"); // the code leaves the address bar
   if (params.has("error")) {
-    throw new Error(params.get("error_description") || params.get("error"));
+    throw new Error(idpErrorMessage(params.get("error")));
   }
   if (!stored || stored.state !== params.get("state")) {
     throw new Error("the answer does not match a sign-in started in this tab");
@@ -127,7 +149,7 @@ async function finishOidc(oidc) {
   }
   const data = await res.json().catch(() => ({}));
   if (!res.ok || !data.access_token) {
-    throw new Error(`no token was given (${data.error_description || data.error || res.status})`);
+    throw new Error(`no token was given: ${idpErrorMessage(data.error)}`);
   }
   if (data.id_token && claimsOf(data.id_token).nonce !== stored.nonce) {
     throw new Error("the identity provider's answer does not match this sign-in");
