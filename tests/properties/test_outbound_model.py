@@ -121,7 +121,7 @@ def test_a_receiver_gets_what_the_log_says(
     folder.mkdir()
     (folder / "key.pem").write_bytes(KEY)
     settings = load_settings(
-        database_url=f"sqlite:///{folder}/ledger.sqlite3", jwt_secret="p" * 40,
+        database_url=f"sqlite:///{folder}/ledger.sqlite3",
         issuer="https://ledger.example.test", signing_key_file=folder / "key.pem",
         group_commit=False, reaper_interval_s=3600,
     )  # fmt: skip
