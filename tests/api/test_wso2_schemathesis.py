@@ -34,7 +34,12 @@ NOT_IMPLEMENTED = {"USM-00003", "USM-00004", "USM-00005"}
 
 def operations() -> list[tuple[str, str]]:
     """(method, path) of every WSO2-compatible operation in the OpenAPI document."""
-    config = load_settings(database_url="sqlite:///unused", jwt_secret=SECRET)
+    config = load_settings(
+        database_url="sqlite:///unused",
+        jwt_secret=SECRET,
+        jwt_issuer="https://idp.example.test",
+        jwt_audience="session-ledger",
+    )
     document = create_app(config).openapi()
     return [
         (method.upper(), path)

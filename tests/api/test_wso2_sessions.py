@@ -185,7 +185,9 @@ def test_ending_all_my_sessions_answers_204_and_ends_every_one(
     me = minter.auth("alice", "sessions:me", sid="s2")
     answer = client.delete(f"{BASE}/me/sessions", headers=me)
     assert (answer.status_code, answer.content) == (204, b"")
-    assert client.get(f"{BASE}/me/sessions", headers=me).json()["sessions"] == []
+    assert client.get(f"{BASE}/me/sessions", headers=me).status_code == 401  # its session ended
+    fresh = minter.auth("alice", "sessions:me")
+    assert client.get(f"{BASE}/me/sessions", headers=fresh).json()["sessions"] == []
     reasons = {k: v["termination_reason"] for k, v in history_of(client, minter, "alice").items()}
     assert reasons == {"s1": "user_terminated", "s2": "user_terminated"}
     assert "termination_reason" in history_of(client, minter, "bob")["b1"]

@@ -73,6 +73,8 @@ def test_ledger_serve_stops_with_one_line_on_a_bad_file(tmp_path: Path) -> None:
         "LEDGER_CONNECTIONS_FILE": str(path),
         "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path}/l.sqlite3",
         "LEDGER_JWT_SECRET": "x" * 40,
+        "LEDGER_JWT_ISSUER": "https://idp.example.test",
+        "LEDGER_JWT_AUDIENCE": "session-ledger",
         "PATH": "/usr/bin:/bin",
     }
     done = subprocess.run(

@@ -71,7 +71,9 @@ STATS = {"ended": 0}
 
 def keys() -> TokenVerifier:
     jwk = json.loads(RSAAlgorithm.to_jwk(KEY.public_key()))
-    settings = load_settings(jwt_secret="x" * 40)
+    settings = load_settings(
+        jwt_secret="x" * 40, jwt_issuer="https://idp.example.test", jwt_audience="session-ledger"
+    )
     return TokenVerifier(
         settings, hmac_secret=None, jwks={"k": PyJWK({**jwk, "kid": "k", "alg": "RS256"})}
     )
@@ -223,7 +225,9 @@ def ssf(step: tuple[Any, ...], at: datetime, owner: dict[str, str]) -> InboundRe
             }
         }
     elif step[2] == "account_locked":
-        sub = user
+        # every session of a user: a complex subject naming the user (an opaque subject of
+        # session-revoked names a session, CAEP 1.0 §3.1)
+        sub = {"format": "complex", "user": user}
         events = {
             caep + "session-revoked": {
                 "initiating_entity": "policy",
@@ -309,7 +313,7 @@ def endings(ledger: SessionLedger) -> dict[str, tuple[Any, ...]]:
 def open_ledger(path: Path, clock: FakeClock) -> SessionLedger:
     url = DatabaseURL.parse(f"sqlite:///{path}")
     prepare_database(url)
-    return SessionLedger(url.library_env(pool_size=2), clock=clock)
+    return SessionLedger(url.library_env(pool_size=2), clock=clock, group_commit=False)
 
 
 @pytest.fixture
