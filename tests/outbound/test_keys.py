@@ -25,7 +25,7 @@ def test_development_key_is_made_once(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     path = tmp_path / "var" / "ssf-signing-key.pem"
-    settings = make_settings(dev_mode=True, dev_signing_key_file=path)
+    settings = make_settings(dev_mode=True, dev_signing_key_file=path, unsafe_dev_mode_exposed=True)
     first = load_signing_keys(settings)
     assert first is not None and path.stat().st_mode & 0o777 == 0o600
     again = load_signing_keys(settings)
