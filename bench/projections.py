@@ -36,7 +36,7 @@ from bench.stores import Stores
 from ledger.bootstrap import bootstrap
 from ledger.persistence.schema import events_table
 from ledger.projections.rebuild import catch_up, open_events
-from ledger.projections.registry import PROJECTIONS, open_view
+from ledger.projections.registry import open_view, specs
 from ledger.projections.runner import APP_NAME
 
 P2_RATE = 1000
@@ -50,7 +50,8 @@ def p1(kind: str, sizes: Sizes, stores: Stores) -> list[Row]:
     rows_scanned, scan_s = raw.ordered_scan(url, events_table(url))
     conf = settings(url, group_commit=False)
     app = open_events(conf)
-    opened = {name: open_view(name, conf) for name in PROJECTIONS}
+    views = specs("view")
+    opened = {name: open_view(name, conf) for name in views}
     finished: dict[str, float] = {}
     counts: dict[str, int] = {}
     errors: list[str] = []
@@ -63,7 +64,7 @@ def p1(kind: str, sizes: Sizes, stores: Stores) -> list[Row]:
             errors.append(f"{name}: {type(e).__name__}: {e}")
         finished[name] = time.perf_counter() - began
 
-    threads = [threading.Thread(target=run, args=(name,)) for name in PROJECTIONS]
+    threads = [threading.Thread(target=run, args=(name,)) for name in views]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -71,7 +72,7 @@ def p1(kind: str, sizes: Sizes, stores: Stores) -> list[Row]:
     wall = time.perf_counter() - began
     for _, factory in opened.values():
         factory.close()
-    alone = {name: _alone(name, conf, app, store.seeded.events) for name in PROJECTIONS}
+    alone = {name: _alone(name, conf, app, store.seeded.events) for name in views}
     app.close()
     store.views_filled = not errors
     events = store.seeded.events

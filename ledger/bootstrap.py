@@ -26,7 +26,7 @@ from ledger.names import LOG_NAME
 from ledger.persistence.schema import prepare_database
 from ledger.projections.active_sessions import ActiveSessionsView
 from ledger.projections.batching import SessionView
-from ledger.projections.registry import open_view, specs
+from ledger.projections.registry import PROJECTIONS, open_view, specs
 from ledger.projections.runner import Projections, wait_for
 from ledger.projections.session_history import SessionHistoryView
 from ledger.reaper import Reaper
@@ -106,15 +106,14 @@ def bootstrap(
         can_create_views = prepare_database(settings.views_url, setting="LEDGER_VIEWS_DATABASE_URL")
     try:
         ledger = _build_ledger(settings, clock=clock, create_tables=can_create)
-        opened = {
-            name: open_view(name, settings, create=can_create_views) for name in specs("view")
-        }
+        # every projection's tables (processes' too) exist before any runner starts
+        opened = {name: open_view(name, settings, create=can_create_views) for name in PROJECTIONS}
     except PersistenceError as e:
         raise ConfigError("LEDGER_DATABASE_URL", f"cannot use the database: {e}") from None
     system = LedgerSystem(
         settings=settings,
         ledger=ledger,
-        views={name: view for name, (view, _) in opened.items()},
+        views={name: view for name, (view, _) in opened.items() if name in specs("view")},
         clock=clock,
         _factories=[factory for _, factory in opened.values()],
     )

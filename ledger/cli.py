@@ -45,6 +45,7 @@ def db_init(
     from ledger.config import load_settings  # noqa: PLC0415
     from ledger.log_store import LogStore  # noqa: PLC0415
     from ledger.names import tracking_table  # noqa: PLC0415
+    from ledger.outbound.runtime import open_store  # noqa: PLC0415
     from ledger.persistence.schema import grant_insert_only  # noqa: PLC0415
     from ledger.seals import SEAL_TABLE, create_seal_table  # noqa: PLC0415
 
@@ -54,6 +55,9 @@ def db_init(
         tables = [t for v in system.views.values() for t in v.view_tables()]
         tables += [tracking_table(name) for name in system.views]
         system.close()
+        outbound, factory = open_store(settings)  # receivers and outbox, with their tracking
+        tables += [*outbound.view_tables(), tracking_table(outbound.name)]
+        factory.close()
         with LogStore.open(settings.events_url) as store:
             create_seal_table(store)
         if grant_to:
@@ -74,6 +78,7 @@ def project(
     """Run the projections and the background workers (reaper, sealer) as their own process."""
     from ledger.bootstrap import bootstrap  # noqa: PLC0415
     from ledger.config import load_settings  # noqa: PLC0415
+    from ledger.outbound.runtime import start_outbound  # noqa: PLC0415
     from ledger.reaper import reap  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -94,8 +99,14 @@ def project(
         typer.echo(f"caught up: {caught_up}; expired: {len(outcome.expired)}")
         raise typer.Exit(0 if caught_up else 1)
     system.start_workers()
+    try:
+        outbound = start_outbound(settings, system)  # the delivery worker
+    except ConfigError as e:
+        system.close()
+        raise fail(str(e)) from None
     typer.echo("projections running; Ctrl-C to stop", err=True)
     stop.wait()
+    outbound.stop()
     system.close()
 
 

@@ -80,6 +80,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
     ready_max_lag: int = Field(1000, ge=0)
 
+    # Outbound: Shared Signals transmitter and Standard Webhooks (ledger/outbound).
+    issuer: str | None = None
+    signing_key_file: Path | None = None
+    dev_signing_key_file: Path = Path("var/ssf-signing-key.pem")
+    outbound_allow_private_networks: bool = False
+    outbound_max_attempts: int = Field(12, ge=1, le=100)
+    outbound_retry_base_s: float = Field(1.0, gt=0, le=3600)
+    outbound_retry_max_s: float = Field(3600.0, gt=0, le=86_400)
+    outbound_timeout_s: float = Field(15.0, gt=0, le=60)
+    ssf_poll_wait_s: float = Field(10.0, ge=0, le=60)
+    outbound_retention_s: float = Field(7 * 86_400.0, gt=0)
+
     @model_validator(mode="after")
     def _check_safety(self) -> Settings:
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None

@@ -34,6 +34,8 @@ from ledger.api import (
     ops,
     pages,
     session_status,
+    ssf,
+    webhooks,
     wso2_sessions,
 )
 from ledger.api.context import ApiContext
@@ -46,6 +48,7 @@ from ledger.application import Clock, utc_now
 from ledger.bootstrap import LedgerSystem, bootstrap, build_front
 from ledger.config import Settings, load_settings
 from ledger.inbound.seam import Inbound
+from ledger.outbound.runtime import start_outbound
 from ledger.persistence.seen_store import open_seen_store
 
 log = logging.getLogger("ledger.api")
@@ -53,7 +56,8 @@ STATIC = Path(__file__).parent / "static"
 DESCRIPTION = (
     "Who has which login sessions open, and how every session ended. "
     "Auth: `Authorization: Bearer <JWT>`; scopes `sessions:me`, `sessions:read`, "
-    "`sessions:terminate`, `sessions:audit`, `sessions:ingest`. "
+    "`sessions:terminate`, `sessions:audit`, `sessions:ingest`; for receivers of shared "
+    "signals and webhooks `ssf.manage`, `ssf.read`, `webhooks:manage`. "
     "Errors are RFC 9457 `application/problem+json`."
 )
 
@@ -83,7 +87,8 @@ def create_app(
     )
     app.state.ledger = context
     install_problem_handlers(app)
-    for router in (me.router, admin.router, ingest.router, oidc.router, inbound.router, ops.router):
+    for router in (me.router, admin.router, ingest.router, oidc.router, inbound.router,
+                   ops.router, ssf.router, webhooks.router):  # fmt: skip
         app.include_router(router)
     app.include_router(session_status.router)
     _include_pages(app)
@@ -111,6 +116,7 @@ def _lifespan(
             if running.projections is not None:  # projections run here: so do the workers
                 running.start_workers()
             context.metrics.lag.source = running.lag
+            app.state.outbound = start_outbound(settings, running, context.metrics.registry)
             context.system = running
             gc.freeze()
             yield
@@ -118,6 +124,8 @@ def _lifespan(
             gc.unfreeze()
             context.system = None
             running.stop_workers()
+            if getattr(app.state, "outbound", None) is not None:
+                app.state.outbound.stop()
             if context.seam is not None:
                 context.seam.seen.close()
                 context.seam = None

@@ -42,6 +42,7 @@ ME, READ, TERMINATE, AUDIT, INGEST = (
     Scope.AUDIT,
     Scope.INGEST,
 )
+SSF_MANAGE, SSF_READ, WEBHOOKS_MANAGE = Scope.SSF_MANAGE, Scope.SSF_READ, Scope.WEBHOOKS_MANAGE
 REALM = 'Bearer realm="session-ledger"'
 bearer = HTTPBearer(
     auto_error=False, bearerFormat="JWT", description="A JWT (see README.md, Authentication)"

@@ -16,6 +16,9 @@ class Scope(StrEnum):
     TERMINATE = "sessions:terminate"
     AUDIT = "sessions:audit"
     INGEST = "sessions:ingest"
+    SSF_MANAGE = "ssf.manage"  # SSF 1.0 interop profile: manage streams
+    SSF_READ = "ssf.read"  # SSF 1.0 interop profile: read streams
+    WEBHOOKS_MANAGE = "webhooks:manage"
 
 
 class PageScope(StrEnum):

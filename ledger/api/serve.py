@@ -23,6 +23,7 @@ import uvicorn
 from ledger.bootstrap import bootstrap, build_front
 from ledger.config import Settings, is_loopback_host, load_settings
 from ledger.errors import ConfigError
+from ledger.outbound.keys import load_signing_keys
 
 SERVER_OPTIONS: dict[str, Any] = {
     "http": "httptools",
@@ -83,6 +84,7 @@ def run(*, host: str, port: int, workers: int, dev: bool) -> None:
     settings = load_settings()
     check_dev_exposure(settings, host=host)
     dev_secret = build_front(settings).dev_secret  # a bad key or connections file stops here
+    load_signing_keys(settings)  # a bad LEDGER_SIGNING_KEY_FILE stops here, in one line
     bootstrap(settings, run_projections=False).close()  # the database is usable
     typer.echo(banner(settings, host=host, port=port, dev=dev_secret), err=True)
     uvicorn.run(

@@ -18,6 +18,8 @@ from eventsourcing.projection import Projection
 from eventsourcing.utils import Environment
 
 from ledger.config import Settings
+from ledger.outbound.outbox import Outbox
+from ledger.outbound.store import PostgresOutboxStorage, SQLiteOutboxStorage
 from ledger.persistence.url import DatabaseURL
 from ledger.projections.active_sessions import (
     ActiveSessions,
@@ -67,6 +69,7 @@ PROJECTIONS: dict[str, ProjectionSpec] = {
         ProjectionSpec(
             "session_history", SessionHistory, SQLiteSessionHistoryView, PostgresSessionHistoryView
         ),
+        ProjectionSpec("outbound", Outbox, SQLiteOutboxStorage, PostgresOutboxStorage, "process"),
     ]
 }
 

@@ -90,6 +90,8 @@ def test_an_insert_only_role_records_events_but_cannot_change_them(
     import subprocess
     import sys
 
+    from ledger.outbound import receivers
+    from ledger.outbound.runtime import build_deliverers
     from ledger.seals import seal_new_events
 
     owner = make_settings()
@@ -113,6 +115,15 @@ def test_an_insert_only_role_records_events_but_cannot_change_them(
         assert app.wait(out.position, timeout=15)
         assert [s.id for s in app.active.user_sessions("acme", "alice", now=app.clock())] == ["s1"]
         assert [s.count for s in seal_new_events(app.settings.events_url)] == [3]
+        outbound = build_deliverers(app.settings, head=lambda: 3, run=False)  # granted tables
+        store, hook = outbound.store, {"url": "x", "event_types": []}
+        receivers.create(
+            store, receiver_id="r", kind="webhook", tenant="acme", owner="o", config=hook,
+            from_position=3,
+        )  # fmt: skip
+        found = receivers.find(store, tenant="acme", owner=None, kind=None)
+        assert [r["receiver_id"] for r in found] == ["r"]
+        outbound.stop()
     finally:
         app.close()
     role_url = DatabaseURL.parse(app_url)

@@ -1,0 +1,86 @@
+"""What operators see of deliveries: per receiver, lag behind the log, backlog, last success,
+last error and attempts; read from the store when asked (the admin endpoint, a scrape).
+
+Lag is in log positions: how far the oldest message not yet delivered is behind the log's
+head (or, with nothing pending, how far the outbox process itself is behind).
+Tests: tests/outbound/test_delivery.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from ledger.outbound import queue, receivers
+
+if TYPE_CHECKING:
+    from ledger.outbound.runtime import Outbound
+
+APP_NAME = "SessionLedger"
+
+
+def delivery_stats(outbound: Outbound, *, tenant: str | None) -> list[dict[str, Any]]:
+    """One entry per receiver (of `tenant`, or all)."""
+    head = outbound.head()
+    tracked = outbound.store.max_tracking_id(APP_NAME) or 0
+    backlog = queue.backlog(outbound.store)
+    stats = []
+    for r in receivers.find(outbound.store, tenant=tenant, owner=None, kind=None):
+        pending, oldest = backlog.get(r["receiver_id"], (0, None))
+        behind_from = oldest - 1 if oldest is not None else tracked
+        stats.append(
+            {
+                "id": r["receiver_id"],
+                "kind": r["kind"],
+                "tenant": r["tenant"],
+                "owner": r["owner"],
+                "status": r["status"],
+                "status_reason": r["status_reason"],
+                "lag": max(0, head - max(behind_from, r["from_position"])),
+                "pending": pending,
+                "attempts": r["attempts"],
+                "delivered": r["delivered"],
+                "last_success_at": r["last_success_at"],
+                "last_error": r["last_error"],
+                "last_error_at": r["last_error_at"],
+            }
+        )
+    return stats
+
+
+class OutboundCollector(Collector):
+    """`ledger_outbound_*{receiver, kind}` at scrape time (nothing when the db is down)."""
+
+    def __init__(self, outbound: Outbound) -> None:
+        self.outbound = outbound
+
+    def collect(self) -> Iterator[Any]:
+        """Lag, backlog, last success, attempts and deliveries per receiver."""
+        labels = ["receiver", "kind"]
+        lag = GaugeMetricFamily("ledger_outbound_lag", "Log positions behind", labels=labels)
+        pending = GaugeMetricFamily("ledger_outbound_pending", "Messages held", labels=labels)
+        success = GaugeMetricFamily(
+            "ledger_outbound_last_success_timestamp_seconds", "Last delivery", labels=labels
+        )
+        attempts = CounterMetricFamily(
+            "ledger_outbound_attempts", "Delivery attempts", labels=labels
+        )
+        failing = GaugeMetricFamily(
+            "ledger_outbound_failing", "1 when the last attempt failed", labels=labels
+        )
+        try:
+            stats = delivery_stats(self.outbound, tenant=None)
+        except Exception:  # a scrape must not fail when the db is down
+            stats = []
+        for s in stats:
+            key = [s["id"], s["kind"]]
+            lag.add_metric(key, s["lag"])
+            pending.add_metric(key, s["pending"])
+            success.add_metric(key, s["last_success_at"] or 0)
+            attempts.add_metric(key, s["attempts"])
+            failed = (s["last_error_at"] or 0) > (s["last_success_at"] or 0)
+            failing.add_metric(key, 1.0 if failed else 0.0)
+        yield from (lag, pending, success, attempts, failing)
