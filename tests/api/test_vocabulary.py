@@ -57,3 +57,10 @@ def test_the_pages_use_no_reason_or_scope_literal_of_their_own() -> None:
             assert f'"{scope.value}"' not in text, f"{script.name} spells {scope.value}"
         for reason in TerminationReason:
             assert f'{reason.value}: "' not in text, f"{script.name} labels {reason.value}"
+
+
+def test_every_termination_reason_has_a_caep_mapping() -> None:
+    from ledger.outbound.signals import REASONS  # noqa: PLC0415
+
+    assert set(REASONS) == {r.value for r in TerminationReason}
+    assert all(entity and text for entity, text in REASONS.values())
