@@ -60,7 +60,7 @@ def test_the_pages_use_no_reason_or_scope_literal_of_their_own() -> None:
 
 
 def test_every_termination_reason_has_a_caep_mapping() -> None:
-    from ledger.outbound.signals import REASONS  # noqa: PLC0415
+    from ledger.outbound.signals import REASONS
 
     assert set(REASONS) == {r.value for r in TerminationReason}
     assert all(entity and text for entity, text in REASONS.values())
