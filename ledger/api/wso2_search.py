@@ -75,8 +75,9 @@ def take_oldest(records: Iterable[SessionRecord], limit: int) -> SearchPage:
         kept.append(record)
         if len(kept) > 2 * (limit + 1):  # drop what can no longer be among the oldest
             floor = login_ms(kept[-(limit + 1)])
+            before = len(kept)
             kept = [r for r in kept if login_ms(r) <= floor]
-            dropped = True
+            dropped = dropped or len(kept) < before  # only a real drop means "more"
     kept.reverse()
     page = cut(kept, limit)
     return SearchPage(page.sessions[::-1], page.more or dropped)

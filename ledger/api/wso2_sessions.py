@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from starlette.responses import Response
 
 from ledger import validation as check
@@ -81,13 +81,24 @@ Viewer = Annotated[Principal, Depends(caller("internal_session_view"))]
 Deleter = Annotated[Principal, Depends(caller("internal_session_delete"))]
 
 
+LIST_PARAMETERS = frozenset({"limit", "offset", "filter", "sort"})
+
+
 async def not_implemented(
+    request: Request,
     limit: Annotated[int | None, Query(description="Not supported yet (501).")] = None,
     offset: Annotated[int | None, Query(description="Not supported yet (501).")] = None,
     filter: Annotated[str | None, Query(description="Not supported yet (501).")] = None,
     sort: Annotated[str | None, Query(description="Not supported yet (501).")] = None,
 ) -> None:
-    """WSO2 answers 501 to these parameters of a user's list (USM-00003, -4, -5)."""
+    """WSO2 answers 501 to these parameters of a user's list (USM-00003, -4, -5); a parameter
+    the operation does not declare is a 400."""
+    unknown = sorted(set(request.query_params) - LIST_PARAMETERS)
+    if unknown:
+        raise Wso2Failure(
+            400, code="USM-00001", message="Invalid request.",
+            description=f"Unknown query parameter {unknown[0]!r}.",
+        )  # fmt: skip
     if limit is not None or offset is not None:
         raise Wso2Failure(
             501, code="USM-00003", message="Pagination not supported.",

@@ -76,6 +76,8 @@ jwks_url = "http://127.0.0.1:{op_port}/jwks"
     settings = load_settings(
         database_url=f"sqlite:///{tmp_path}/ledger.sqlite3",
         jwt_secret=SECRET,
+        jwt_issuer="https://idp.example.test",  # the API's own tokens; logout uses the connection
+        jwt_audience="session-ledger",
         connections_file=tmp_path / "connections.toml",
         group_commit=False,
     )

@@ -15,7 +15,9 @@ SOURCES = [
     p
     for folder in ("ledger", "replay_tools", "bench", "tests")
     for p in (ROOT / folder).rglob("*")
-    if p.suffix in {".py", ".js", ".html", ".css"} and "__pycache__" not in p.parts
+    if p.suffix in {".py", ".js", ".html", ".css"}
+    and "__pycache__" not in p.parts
+    and "node_modules" not in p.parts
 ]
 TEST_PATH = re.compile(r"\btests/[\w/]+\.py\b")
 ISSUE = re.compile(r"\bissues? #?\d+\b|\(issue\b|\.\./shared|\bCONNECTORS\.md|\bDESIGN\.md", re.I)
