@@ -181,6 +181,8 @@ def test_logging_out_at_the_provider_ends_the_session_in_the_connections_tenant(
             "scope": "sessions:ingest sessions:audit",
             "tenant": "globex",
             "exp": int(time.time()) + 300,
+            "iss": "https://idp.example.test",
+            "aud": "session-ledger",
         },
         SECRET,
         algorithm="HS256",
