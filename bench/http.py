@@ -36,6 +36,7 @@ from bench.infra import (
 )
 from bench.seed import seed
 from ledger.bootstrap import bootstrap
+from ledger.persistence.url import DatabaseURL
 
 CONNECTIONS = 64
 
@@ -107,6 +108,58 @@ def drive(url: str, headers: list[str], seconds: float) -> dict[str, Any]:
     }
 
 
+def versus_bare(
+    url: DatabaseURL, path: str, bearer: str, seconds: float
+) -> tuple[dict[str, Any], dict[str, Any], httpx.Response]:
+    """Serve the ledger on `url` (`bench.h1_server`, one worker); drive `path` and a bare
+    endpoint answering the very same bytes, each after a warm-up. Returns (ledger, bare, the
+    real answer)."""
+    settle(url)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "LEDGER_DATABASE_URL": url_text(url), "LEDGER_JWT_SECRET": JWT_SECRET}
+    env |= UNSAFE_ENV
+    proc = subprocess.Popen(  # its access log (stdout) is written, then discarded
+        [sys.executable, "-m", "bench.h1_server", str(port)], env=env,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_ready(base, proc)
+        auth = f"Authorization: Bearer {bearer}"
+        real = f"{base}{path}"
+        answer = httpx.get(real, headers={"Authorization": f"Bearer {bearer}"})
+        answer.raise_for_status()
+        httpx.put(f"{base}/bench/bare", content=answer.content).raise_for_status()
+        warm = min(3.0, seconds / 4)
+        drive(f"{base}/bench/bare", [], warm)
+        bare = drive(f"{base}/bench/bare", [], seconds)
+        drive(real, [auth], warm)
+        ledger = drive(real, [auth], seconds)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return ledger, bare, answer
+
+
+def versus_bare_row(
+    row_id: str, kind: str, runs: tuple[dict[str, Any], dict[str, Any]], *, store: str, notes: str
+) -> Row:
+    """The row of a `versus_bare` run: requests/s and latencies of both, failures noted."""
+    ledger, bare = runs
+    row = Row(
+        id=row_id, case=f"{kind}, {CONNECTIONS} connections", metric="requests/s",
+        ledger=round(ledger["rps"], 1), baseline=round(bare["rps"], 1),
+        baseline_name="bare endpoint in the same server returning the same bytes (requests/s)",
+        p50_ms=ledger["p50_ms"], p99_ms=ledger["p99_ms"], baseline_p50_ms=bare["p50_ms"],
+        baseline_p99_ms=bare["p99_ms"], store=store,
+    )  # fmt: skip
+    row.extra = {"ledger": ledger, "bare": bare}
+    bad = [f"{n}: {r['non2xx']} non-2xx, errors {r['errors']}" for n, r in
+           (("ledger", ledger), ("bare", bare)) if r["non2xx"] or r["errors"]]  # fmt: skip
+    row.notes = "; ".join([notes, *bad])
+    return row
+
+
 def h1(kind: str, sizes: Sizes) -> list[Row]:
     """H1: real endpoint vs bare endpoint in the same server, 64 connections."""
     sessions = 10_000 if sizes.mode == "quick" else 100_000
@@ -118,46 +171,14 @@ def h1(kind: str, sizes: Sizes) -> list[Row]:
             user = max(counts, key=lambda c: c[1])[0]
         finally:
             system.close()
-        settle(url)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "LEDGER_DATABASE_URL": url_text(url), "LEDGER_JWT_SECRET": JWT_SECRET}
-        env |= UNSAFE_ENV
-        proc = subprocess.Popen(  # its access log (stdout) is written, then discarded
-            [sys.executable, "-m", "bench.h1_server", str(port)], env=env,
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            _wait_ready(base, proc)
-            auth = f"Authorization: Bearer {token()}"
-            real = f"{base}/v1/users/{user}/sessions"
-            answer = httpx.get(real, headers={"Authorization": auth.split(": ", 1)[1]})
-            answer.raise_for_status()
-            shown = len(answer.json()["sessions"])
-            httpx.put(f"{base}/bench/bare", content=answer.content).raise_for_status()
-            warm = min(3.0, sizes.h1_seconds / 4)
-            drive(f"{base}/bench/bare", [], warm)
-            bare = drive(f"{base}/bench/bare", [], sizes.h1_seconds)
-            drive(real, [auth], warm)
-            ledger = drive(real, [auth], sizes.h1_seconds)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        path = f"/v1/users/{user}/sessions"
+        ledger, bare, answer = versus_bare(url, path, token(), sizes.h1_seconds)
         size = human_bytes(store_size(url))
-    row = Row(
-        id="H1", case=f"{kind}, {CONNECTIONS} connections", metric="requests/s",
-        ledger=round(ledger["rps"], 1), baseline=round(bare["rps"], 1),
-        baseline_name="bare endpoint in the same server returning the same bytes (requests/s)",
-        p50_ms=ledger["p50_ms"], p99_ms=ledger["p99_ms"], baseline_p50_ms=bare["p50_ms"],
-        baseline_p99_ms=bare["p99_ms"], store=size,
-    )  # fmt: skip
-    row.extra = {"ledger": ledger, "bare": bare, "sessions_in_answer": shown}
-    row.notes = (
+    shown = len(answer.json()["sessions"])
+    notes = (
         f"{ledger['generator']}, {sizes.h1_seconds:.0f} s each; {sessions:,} sessions in the"
         f" store, {shown} in the answer ({len(answer.content)} bytes); one uvicorn worker"
     )
-    bad = [f"{n}: {r['non2xx']} non-2xx, errors {r['errors']}" for n, r in
-           (("ledger", ledger), ("bare", bare)) if r["non2xx"] or r["errors"]]  # fmt: skip
-    if bad:
-        row.notes += "; " + "; ".join(bad)
+    row = versus_bare_row("H1", kind, (ledger, bare), store=size, notes=notes)
+    row.extra["sessions_in_answer"] = shown
     return [row]

@@ -162,7 +162,8 @@ def _done(out: Seeded, spec: _Spec, extra: int = 0) -> bool:
 def _apply(views: Sequence[Any], recordings: Sequence[Any]) -> None:
     if not views:
         return
-    deltas = fold(r.domain_event for r in recordings)
+    # the views consume Session events only (the runner's feed hands them nothing else)
+    deltas = fold(e for e in (r.domain_event for r in recordings) if isinstance(e, Session.Event))
     tracking = Tracking(APP_NAME, recordings[-1].notification.id)
     for view in views:
         view.apply(deltas, tracking)

@@ -9,25 +9,19 @@ the status check answered, so the ratio is what the token check, the primary-key
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 
-import httpx
 import jwt
 
 from bench.core import Row, Sizes
-from bench.http import CONNECTIONS, _wait_ready, drive, free_port
+from bench.http import versus_bare, versus_bare_row
 from bench.infra import (
     JWT_SECRET,
     TENANT,
     database,
     human_bytes,
     settings,
-    settle,
     store_size,
-    url_text,
 )
 from bench.seed import seed
 from ledger.bootstrap import bootstrap
@@ -58,45 +52,12 @@ def h2(kind: str, sizes: Sizes) -> list[Row]:
     sessions = 10_000 if sizes.mode == "quick" else 100_000
     with database(kind, "h2") as url:
         session_id = _open_session(url, sessions)
-        settle(url)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "LEDGER_DATABASE_URL": url_text(url), "LEDGER_JWT_SECRET": JWT_SECRET}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.h1_server", str(port)], env=env,
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            _wait_ready(base, proc)
-            auth = f"Authorization: Bearer {check_token()}"
-            real = f"{base}/v1/sessions/{session_id}/status"
-            answer = httpx.get(real, headers={"Authorization": auth.split(": ", 1)[1]})
-            answer.raise_for_status()
-            assert answer.json()["active"] is True, answer.text
-            httpx.put(f"{base}/bench/bare", content=answer.content).raise_for_status()
-            warm = min(3.0, sizes.h1_seconds / 4)
-            drive(f"{base}/bench/bare", [], warm)
-            bare = drive(f"{base}/bench/bare", [], sizes.h1_seconds)
-            drive(real, [auth], warm)
-            ledger = drive(real, [auth], sizes.h1_seconds)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        path = f"/v1/sessions/{session_id}/status"
+        ledger, bare, answer = versus_bare(url, path, check_token(), sizes.h1_seconds)
+        assert answer.json()["active"] is True, answer.text
         size = human_bytes(store_size(url))
-    row = Row(
-        id="H2", case=f"{kind}, {CONNECTIONS} connections", metric="requests/s",
-        ledger=round(ledger["rps"], 1), baseline=round(bare["rps"], 1),
-        baseline_name="bare endpoint in the same server returning the same bytes (requests/s)",
-        p50_ms=ledger["p50_ms"], p99_ms=ledger["p99_ms"], baseline_p50_ms=bare["p50_ms"],
-        baseline_p99_ms=bare["p99_ms"], store=size,
-    )  # fmt: skip
-    row.extra = {"ledger": ledger, "bare": bare}
-    row.notes = (
+    notes = (
         f"{ledger['generator']}, {sizes.h1_seconds:.0f} s each; {sessions:,} sessions in the"
         f" store, answer {len(answer.content)} bytes; one uvicorn worker"
     )
-    bad = [f"{n}: {r['non2xx']} non-2xx, errors {r['errors']}" for n, r in
-           (("ledger", ledger), ("bare", bare)) if r["non2xx"] or r["errors"]]  # fmt: skip
-    if bad:
-        row.notes += "; " + "; ".join(bad)
-    return [row]
+    return [versus_bare_row("H2", kind, (ledger, bare), store=size, notes=notes)]
