@@ -10,7 +10,6 @@ Tests: tests/api/test_tokens.py.
 
 from __future__ import annotations
 
-import os
 import secrets
 import stat
 import time
@@ -21,6 +20,7 @@ import jwt
 
 from ledger.config import Settings
 from ledger.errors import ConfigError
+from ledger.keys.private_files import create_private_file
 
 SECRET_SETTING = "LEDGER_DEV_SECRET_FILE"  # noqa: S105 - a variable name
 MAX_TTL_S = 30 * 86_400
@@ -29,17 +29,9 @@ MIN_DEV_SECRET_CHARS = 32
 
 def read_dev_secret(path: Path, *, create: bool) -> bytes | None:
     """The development secret in `path`; created (0600) when missing and `create`."""
-    if create and not path.exists():
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another worker made it first
-        except OSError as e:
-            raise ConfigError(SECRET_SETTING, f"cannot create {path}: {e.strerror}") from None
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(48) + "\n")
+    if create:
+        new_secret = (secrets.token_urlsafe(48) + "\n").encode
+        create_private_file(path, new_secret, setting=SECRET_SETTING)
     try:
         mode = path.stat().st_mode
         text = path.read_text().strip()

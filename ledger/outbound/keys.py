@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from ledger.config import Settings
 from ledger.errors import ConfigError
+from ledger.keys.private_files import create_private_file
 
 SETTING = "LEDGER_SIGNING_KEY_FILE"
 MIN_RSA_BITS = 2048
@@ -121,19 +121,7 @@ def _read(path: Path, setting: str) -> bytes:
 
 def _dev_key(path: Path) -> bytes:
     """The development key at `path`, created (0600) when missing."""
-    if not path.exists():
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another worker made it first
-        except OSError as e:
-            raise ConfigError(
-                "LEDGER_DEV_SIGNING_KEY_FILE", f"cannot create {path}: {e.strerror}"
-            ) from None
-        else:
-            with os.fdopen(fd, "wb") as f:
-                f.write(generate_pem())
+    create_private_file(path, generate_pem, setting="LEDGER_DEV_SIGNING_KEY_FILE")
     return _read(path, "LEDGER_DEV_SIGNING_KEY_FILE")
 
 
