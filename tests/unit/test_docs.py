@@ -44,3 +44,12 @@ def test_code_names_no_issue_and_no_file_outside_the_repository() -> None:
         if ISSUE.search(line)
     ]
     assert found == []
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from ledger.config import Settings
+
+    readme = (ROOT / "README.md").read_text()
+    names = [f"LEDGER_{field.upper()}" for field in Settings.model_fields]
+    assert len(names) > 30, "no settings found: the check would pass trivially"
+    assert [name for name in names if name not in readme] == []
