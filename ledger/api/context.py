@@ -10,7 +10,6 @@ Tests: tests/api/test_tokens.py (dev mode), tests/api/test_ops.py (503 while not
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
@@ -43,14 +42,6 @@ class ApiContext:
     seam: Inbound | None = None
     principals: VerifiedTokens[Principal] = field(init=False, repr=False)
     principals_keys_version: int = 0  # the verifier's keys_version `principals` were made with
-    # Health probes' own threads (never the request pool), one set per app: a probe stuck on
-    # one app's database never delays another app's probes.
-    probes: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(
-            max_workers=2, thread_name_prefix="ledger-probe"
-        ),
-        repr=False,
-    )
 
     def __post_init__(self) -> None:
         self.principals = VerifiedTokens(leeway_s=self.settings.jwt_leeway_s)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from fastapi import APIRouter, Depends
@@ -19,20 +20,22 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from ledger.api.auth import metrics_caller
-from ledger.api.context import ApiContext, ContextDep
+from ledger.api.context import ContextDep
 from ledger.api.problems import OUTAGES, ApiProblem, error_responses
 from ledger.api.responses import OrjsonResponse
 
 router = APIRouter(tags=["ops"])
 PROBE_TIMEOUT_S = 5.0
+# Threads start on first use only; never shared with request handlers.
+_probes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ledger-probe")
 PROBE_ERRORS: tuple[type[Exception], ...] = (*OUTAGES, TimeoutError)
 T = TypeVar("T")
 
 
-async def probe(context: ApiContext, read: Callable[[], T]) -> T:
-    """Run a blocking read on the app's probe threads; TimeoutError past PROBE_TIMEOUT_S."""
+async def probe(read: Callable[[], T]) -> T:
+    """Run a blocking read on the probes' executor; TimeoutError past PROBE_TIMEOUT_S."""
     loop = asyncio.get_running_loop()
-    return await asyncio.wait_for(loop.run_in_executor(context.probes, read), PROBE_TIMEOUT_S)
+    return await asyncio.wait_for(loop.run_in_executor(_probes, read), PROBE_TIMEOUT_S)
 
 
 class Health(BaseModel):
@@ -61,7 +64,7 @@ async def readyz(context: ContextDep) -> Response:
     """200 when the database answers and every view is close to the log's head."""
     system = context.ready_system()
     try:
-        lag = await probe(context, system.lag)
+        lag = await probe(system.lag)
     except PROBE_ERRORS:
         raise ApiProblem(503, "not-ready", "Not ready", "the database does not answer") from None
     limit = context.settings.ready_max_lag
@@ -90,7 +93,7 @@ async def readyz(context: ContextDep) -> Response:
 async def metrics(context: ContextDep) -> Response:
     """Request and command counters, request durations, projection lag."""
     try:
-        body = await probe(context, context.metrics.exposition)
+        body = await probe(context.metrics.exposition)
     except TimeoutError:
         raise ApiProblem(
             503, "unavailable", "Service unavailable", "metrics did not answer in time"

@@ -8,8 +8,6 @@ Tests: tests/outbound/test_delivery.py.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +20,6 @@ if TYPE_CHECKING:
     from ledger.outbound.runtime import Outbound
 
 APP_NAME = "SessionLedger"
-
-
-log = logging.getLogger("ledger.outbound")
 
 
 def delivery_stats(outbound: Outbound, *, tenant: str | None) -> list[dict[str, Any]]:
@@ -56,11 +51,6 @@ def delivery_stats(outbound: Outbound, *, tenant: str | None) -> list[dict[str, 
     return stats
 
 
-SCRAPE_BUDGET_S = 1.5
-"""How long a scrape waits for the outbound figures; past it they are left out of this scrape
-(the rest of /metrics must answer within the probe's time even when the store is busy)."""
-
-
 class OutboundCollector(Collector):
     """`ledger_outbound_*{receiver, kind}` at scrape time (nothing when the db is down)."""
 
@@ -81,7 +71,10 @@ class OutboundCollector(Collector):
         failing = GaugeMetricFamily(
             "ledger_outbound_failing", "1 when the last attempt failed", labels=labels
         )
-        stats = self._stats()
+        try:
+            stats = delivery_stats(self.outbound, tenant=None)
+        except Exception:  # a scrape must not fail when the db is down
+            stats = []
         for s in stats:
             key = [s["id"], s["kind"]]
             lag.add_metric(key, s["lag"])
@@ -91,20 +84,3 @@ class OutboundCollector(Collector):
             failed = (s["last_error_at"] or 0) > (s["last_success_at"] or 0)
             failing.add_metric(key, 1.0 if failed else 0.0)
         yield from (lag, pending, success, attempts, failing)
-
-    def _stats(self) -> list[dict[str, Any]]:
-        """The receivers' figures, or none when the store cannot answer within the budget."""
-        found: list[list[dict[str, Any]]] = []
-
-        def read() -> None:
-            try:
-                found.append(delivery_stats(self.outbound, tenant=None))
-            except Exception:  # a scrape must not fail when the db is down
-                found.append([])
-
-        reader = threading.Thread(target=read, name="outbound-scrape", daemon=True)
-        reader.start()
-        reader.join(SCRAPE_BUDGET_S)
-        if not found:
-            log.warning("outbound figures left out of this scrape: the store did not answer")
-        return found[0] if found else []

@@ -53,6 +53,7 @@ class Outbound:
     issuer: str | None
     head: Callable[[], int]
     deliverer: Deliverer | None = None
+    unregister: Callable[[], None] | None = None  # its metrics collector's, when it has one
     _factory: Any = field(default=None, repr=False)
 
     @property
@@ -71,7 +72,10 @@ class Outbound:
             self.deliverer.wake()
 
     def stop(self) -> None:
-        """Stop the worker and close the store."""
+        """Stop the worker, withdraw its metrics and close the store."""
+        if self.unregister is not None:  # a closed store must never be scraped again
+            self.unregister()
+            self.unregister = None
         if self.deliverer is not None:
             self.deliverer.stop()
         with contextlib.suppress(Exception):
@@ -102,6 +106,8 @@ def start_outbound(settings: Settings, system: Any, registry: Any = None) -> Out
         run=system.projections is not None,
     )
     if registry is not None:
-        registry.register(OutboundCollector(outbound))
+        collector = OutboundCollector(outbound)
+        registry.register(collector)
+        outbound.unregister = lambda: registry.unregister(collector)
     outbound.start()
     return outbound

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ledger.bootstrap import bootstrap
 from ledger.config import Settings
 from ledger.outbound.signals import (
     SESSION_ESTABLISHED,
@@ -184,3 +185,23 @@ def test_nobody_listening_then_a_receiver(transmitter: Any, outbound_settings: S
         assert sessions_of(late) == ["alice-0", "alice-1"]
     finally:
         late.close()
+
+
+def test_a_restarted_app_scrapes_one_outbound_collector_not_the_closed_ones(
+    outbound_settings: Settings,
+) -> None:
+    """Each lifespan registers the outbound figures; stopping must withdraw them, or every
+    later scrape queries the closed stores of earlier runs (it made /metrics time out)."""
+    from fastapi.testclient import TestClient
+
+    from ledger.api.app import create_app
+
+    system = bootstrap(outbound_settings, run_projections=True)
+    app = create_app(outbound_settings, system=system)
+    try:
+        for _ in range(3):
+            with TestClient(app) as client:
+                stats = client.get("/metrics").text
+            assert stats.count("# TYPE ledger_outbound_lag gauge") == 1
+    finally:
+        system.close()
