@@ -35,7 +35,6 @@ from ledger.aggregates.rules import (
     DEFAULT_ACTIVITY_GRANULARITY_S,
     DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_MAX_LIFETIME_S,
-    IDP_REASONS,
     REVOKE_REASONS,
 )
 from ledger.bulk_commands import BulkCommand, Closing, EndAll, ResetPassword, Revoke
@@ -299,22 +298,6 @@ class SessionLedger(Application[UUID]):
         """
         command = Revoke(check.reason(reason, allowed=REVOKE_REASONS))
         return self._bulk(tenant, user_id, command, actor=actor, at=at, cause=cause)
-
-    def logout(
-        self,
-        *,
-        tenant: str,
-        session_id: str,
-        reason: str,
-        actor: str,
-        at: datetime | None = None,
-        cause: str | None = None,
-    ) -> TerminateOutcome:
-        """A termination reported by the IdP: `logout` or `browser_closed`."""
-        checked = check.reason(reason, allowed=IDP_REASONS)
-        return self.terminate_session(
-            tenant=tenant, session_id=session_id, reason=checked, actor=actor, at=at, cause=cause
-        )
 
     def expire_sessions(
         self, candidates: Iterable[tuple[str, str]], *, now: datetime | None = None

@@ -126,6 +126,7 @@ def _lifespan(
             running.stop_workers()
             if getattr(app.state, "outbound", None) is not None:
                 app.state.outbound.stop()
+                app.state.outbound = None
             if context.seam is not None:
                 context.seam.seen.close()
                 context.seam = None

@@ -31,7 +31,9 @@ def history(write_only: LedgerSystem, clock: FakeClock) -> LedgerSystem:
     )
     ledger.start_session(tenant="globex", user_id="gus", session_id="g1")
     clock.advance(minutes=20)
-    ledger.logout(tenant="globex", session_id="g1", reason="logout", actor="idp", cause="jti-1")
+    ledger.terminate_session(
+        tenant="globex", session_id="g1", reason="logout", actor="idp", cause="jti-1"
+    )
     clock.advance(minutes=30)
     ledger.revoke(tenant="acme", user_id="ann", reason="account_disabled", actor="root")
     return write_only

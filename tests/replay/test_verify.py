@@ -22,7 +22,7 @@ def projected(system: LedgerSystem, clock: FakeClock) -> LedgerSystem:
     clock.advance(minutes=5)
     ledger.record_activity(tenant="acme", session_id="a1", application={"id": "wiki"})
     ledger.start_session(tenant="acme", user_id="ann", session_id="a2")
-    outcome = ledger.logout(tenant="acme", session_id="b1", reason="logout", actor="idp")
+    outcome = ledger.terminate_session(tenant="acme", session_id="b1", reason="logout", actor="idp")
     assert system.wait(outcome.position, timeout=10)
     return system
 
