@@ -153,7 +153,8 @@ def delete_webhook(outbound: OutboundDep, principal: Manager, webhook_id: str) -
 
 @router.get("/v1/outbound/deliveries", summary="Deliveries per receiver (operators)")
 def deliveries(outbound: OutboundDep, principal: Operator) -> Response:
-    """Per stream and webhook of the tenant: lag, backlog, last success and error, attempts."""
+    """Per stream, webhook and enforcing IdP connection of the tenant: lag, backlog, last
+    success and error, attempts, deliveries and (IdPs) sessions already gone there."""
     return OrjsonResponse({"receivers": delivery_stats(outbound, tenant=principal.tenant)})
 
 
@@ -165,7 +166,7 @@ def redeliver(
     (`webhooks:manage`) from log position `from_position`; duplicates keep their ids."""
     found = receivers.get(outbound.store, receiver_id, tenant=principal.tenant, owner=principal.sub)
     needed = SSF_MANAGE if found is not None and found["kind"] == SSF else WEBHOOKS_MANAGE
-    if found is None or needed not in principal.scopes:
+    if found is None or found["kind"] not in (SSF, WEBHOOK) or needed not in principal.scopes:
         raise ApiProblem(404, "not-found", "Not found", f"no receiver {receiver_id!r} of yours")
     count = queue.redeliver(outbound.store, receiver_id, from_position=body.from_position)
     outbound.wake()

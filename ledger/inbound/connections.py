@@ -4,8 +4,10 @@
 unknown key or kind, a duplicate name, or a connection missing what its kind needs raises
 `ConfigError("LEDGER_CONNECTIONS_FILE", ...)`, which stops the service with one line.
 Secrets come from `secret`, `secret_file` or `secret_env` (exactly one), keys from
-`jwks_file` or `jwks_url`, the SAML IdP's certificate from `idp_certificate_file`.
-Tests: tests/inbound/test_connections.py.
+`jwks_file` or `jwks_url`, the SAML IdP's certificate from `idp_certificate_file`. A `wso2`
+or `keycloak` connection may carry an `enforce` table (the IdP's session API, where the
+ledger's terminations are enforced: `ledger.outbound.idp`), checked here too.
+Tests: tests/inbound/test_connections.py, tests/enforcement/test_config.py.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from ledger.inbound.ssf import SsfAdapter
 from ledger.inbound.wso2 import Wso2Adapter
 from ledger.keys.jwks import JwksCache
 from ledger.keys.verifier import TokenVerifier, load_jwks_file
+from ledger.outbound.delivery import allow_private
+from ledger.outbound.idp import parse_target
 
 SETTING = "LEDGER_CONNECTIONS_FILE"
 ADAPTERS: dict[str, type[Adapter]] = {
@@ -40,7 +44,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
     "oidc": OidcAdapter,
 }
 COMMON = {"name", "kind", "tenant", "secret", "secret_file", "secret_env", "issuer", "audience"}
-KEYS = COMMON | {"jwks_file", "jwks_url", "idp_certificate_file", "replay_window_s"}
+KEYS = COMMON | {"jwks_file", "jwks_url", "idp_certificate_file", "replay_window_s", "enforce"}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MIN_SECRET_BYTES = 16
 
@@ -138,6 +142,11 @@ def _adapter(table: Any, *, settings: Settings, base: Path) -> Adapter:
         replay_window=timedelta(seconds=window),
         options={k: v for k, v in table.items() if k not in KEYS},
     )
+    if "enforce" in table:
+        parse_target(
+            table["enforce"], connection=name, kind=kind, tenant=connection.tenant, base=base,
+            allow_private=allow_private(settings),
+        )  # fmt: skip
     return ADAPTERS[kind](connection)
 
 

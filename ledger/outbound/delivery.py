@@ -4,8 +4,10 @@ At least once, in order per receiver: a receiver's oldest pending message is sen
 a failure holds the ones behind it; retries back off exponentially with jitter (at most
 `LEDGER_OUTBOUND_RETRY_MAX_S`, honouring `Retry-After`); after `LEDGER_OUTBOUND_MAX_ATTEMPTS`
 failed attempts the receiver is disabled with a `stream-updated` SET. Paused receivers hold
-their messages. One worker runs across processes (the projections' lock).
-Tests: tests/outbound/test_delivery.py, tests/outbound/test_faults.py.
+their messages. Identity providers' session APIs (`ledger.outbound.enforcer`) are sent to
+alike but never disabled: they keep retrying at the longest backoff until the IdP answers.
+One worker runs across processes (the projections' lock).
+Tests: tests/outbound/test_delivery.py, tests/outbound/test_faults.py, tests/enforcement/.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ledger.config import Settings
 from ledger.outbound import control, queue, receivers
+from ledger.outbound.enforcer import Enforcer
 from ledger.outbound.http import client
+from ledger.outbound.idp import IdpTarget
 from ledger.outbound.keys import SigningKeys
-from ledger.outbound.send import GONE, OK, REJECT, Outcome, post_webhook, push_set
-from ledger.outbound.store import SSF, WEBHOOK, OutboxStorage
+from ledger.outbound.send import ENDED, GONE, OK, REJECT, Outcome, post_webhook, push_set
+from ledger.outbound.store import IDP_KINDS, SSF, WEBHOOK, OutboxStorage
 from ledger.projections.runner import ProjectionLock
 
 log = logging.getLogger("ledger.outbound")
@@ -38,8 +43,8 @@ def backoff_s(attempts: int, *, base: float, cap: float) -> float:
 
 
 def pushes(receiver: dict[str, Any]) -> bool:
-    """Whether the worker sends to this receiver (webhooks, and SSF push streams)."""
-    if receiver["kind"] == WEBHOOK:
+    """Whether the worker sends to this receiver (webhooks, IdPs, and SSF push streams)."""
+    if receiver["kind"] == WEBHOOK or receiver["kind"] in IDP_KINDS:
         return True
     return bool(receiver["config"].get("delivery", {}).get("method") == PUSH)
 
@@ -54,11 +59,13 @@ class Deliverer:
         settings: Settings,
         *,
         lock: ProjectionLock,
+        targets: Mapping[str, IdpTarget] | None = None,
     ) -> None:
         self.store, self.keys, self.settings, self.lock = store, keys, settings, lock
         self.client = client(
             allow_private=allow_private(settings), timeout=settings.outbound_timeout_s
         )
+        self.enforcer = Enforcer(targets or {}, self.client)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="outbound-send")
@@ -132,6 +139,8 @@ class Deliverer:
 
     def _send(self, receiver: dict[str, Any], message: queue.Message) -> Outcome:
         config = receiver["config"]
+        if receiver["kind"] in IDP_KINDS:
+            return self.enforcer.send(receiver, message.body)
         if receiver["kind"] == SSF:
             assert self.keys is not None
             return push_set(
@@ -150,6 +159,9 @@ class Deliverer:
         if outcome.kind == OK:
             queue.delivered(self.store, message)
             return True
+        if outcome.kind == ENDED:
+            queue.gone(self.store, message, outcome.error or ENDED)
+            return True
         error = outcome.error or outcome.kind
         if outcome.kind == REJECT or final:
             queue.rejected(self.store, message, error)
@@ -159,7 +171,8 @@ class Deliverer:
             control.disable(self.store, receiver, "the endpoint answered 410 Gone")
             return False
         attempts = message.attempts + 1
-        if attempts >= self.settings.outbound_max_attempts:
+        bounded = receiver["kind"] not in IDP_KINDS  # an IdP is retried until it answers
+        if bounded and attempts >= self.settings.outbound_max_attempts:
             queue.failed(self.store, message, error, retry_at=time.time())
             control.disable(self.store, receiver, f"{attempts} failed deliveries; last: {error}")
             return False

@@ -4,8 +4,9 @@ Only the oldest pending message of a receiver is ever offered (push and webhooks
 receiver gets its messages in log order; a failure holds the ones behind it. The poll side
 (RFC 8936) hands out pending messages in order until they are acknowledged. `redeliver`
 makes every message from a log position pending again, as long as it is kept: `prune` forgets
-finished messages after `LEDGER_OUTBOUND_RETENTION_S`. Tests: tests/outbound/test_delivery.py,
-tests/outbound/test_poll.py.
+finished messages after `LEDGER_OUTBOUND_RETENTION_S`. An identity provider that had already
+ended a session answers 404: the message is done (`gone`, counted as a success).
+Tests: tests/outbound/test_delivery.py, tests/outbound/test_poll.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.outbound.store import DELIVERED, PENDING, REJECTED, OutboxStorage
+from ledger.outbound.store import DELIVERED, GONE, PENDING, REJECTED, OutboxStorage
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ def delivered(store: OutboxStorage, message: Message) -> None:
     _finish(store, message, state=DELIVERED, error=None)
 
 
+def gone(store: OutboxStorage, message: Message, note: str) -> None:
+    """Record that the receiver had nothing left to end (a success, noted as such)."""
+    _finish(store, message, state=GONE, error=note)
+
+
 def rejected(store: OutboxStorage, message: Message, error: str) -> None:
     """Record a refusal that no retry can cure (the message is not sent again)."""
     _finish(store, message, state=REJECTED, error=error)
@@ -75,7 +81,8 @@ def _finish(store: OutboxStorage, message: Message, *, state: str, error: str | 
             " last_error = ?, done_at = ? WHERE seq = ? AND state = ?",
             (state, error, now, message.seq, PENDING),
         )
-        _count(store, c, message.receiver_id, now=now, error=error, ok=state == DELIVERED)
+        ok = state in (DELIVERED, GONE)
+        _count(store, c, message.receiver_id, now=now, error=None if ok else error, ok=ok)
 
 
 def _count(
@@ -162,3 +169,14 @@ def backlog(store: OutboxStorage) -> dict[str, tuple[int, int | None]]:
             (PENDING,),
         )
         return {row["receiver_id"]: (int(row["n"]), row["oldest"]) for row in c.fetchall()}
+
+
+def gone_counts(store: OutboxStorage) -> dict[str, int]:
+    """Per receiver: kept messages the receiver said were already gone."""
+    with store.read() as c:
+        c.execute(
+            f"SELECT receiver_id, COUNT(*) AS n FROM {store.t('outbound_outbox')}"
+            " WHERE state = ? GROUP BY receiver_id",
+            (GONE,),
+        )
+        return {row["receiver_id"]: int(row["n"]) for row in c.fetchall()}

@@ -52,6 +52,39 @@ def create(
     return found
 
 
+def ensure(
+    store: OutboxStorage,
+    *,
+    receiver_id: str,
+    kind: str,
+    tenant: str,
+    owner: str,
+    config: dict[str, Any],
+    from_position: int,
+) -> None:
+    """Store a receiver unless it exists (processes starting together may race here)."""
+    with store.txn(commit=True) as c:
+        c.execute(
+            f"INSERT INTO {store.t('outbound_receivers')} (receiver_id, kind, tenant, owner,"
+            " config, status, from_position, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (receiver_id) DO NOTHING",
+            (receiver_id, kind, tenant, owner, store.json_param(config), "enabled",
+             from_position, time.time()),
+        )  # fmt: skip
+
+
+def reconfigure(
+    store: OutboxStorage, receiver_id: str, *, kind: str, tenant: str, config: dict[str, Any]
+) -> None:
+    """Replace a configured receiver's kind, tenant and config, and enable it."""
+    with store.txn(commit=True) as c:
+        c.execute(
+            f"UPDATE {store.t('outbound_receivers')} SET kind = ?, tenant = ?, config = ?,"
+            " status = ?, status_reason = NULL WHERE receiver_id = ?",
+            (kind, tenant, store.json_param(config), "enabled", receiver_id),
+        )
+
+
 def get(
     store: OutboxStorage, receiver_id: str, *, tenant: str, owner: str | None
 ) -> dict[str, Any] | None:

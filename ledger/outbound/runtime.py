@@ -1,9 +1,11 @@
 """What one process runs of outbound: the store, the signing keys, the delivery worker.
 
 `build_deliverers(settings, head=...)` opens the outbound store (receivers and outbox, in the
-views database), loads the signing keys and builds the delivery worker; `start()` / `stop()`
-run it. What to send is decided once by the outbox process (`ledger.outbound.outbox`), which
-the projection runner drives like a view; sending is the worker's separate, retryable step.
+views database), loads the signing keys and the identity providers' enforcement targets of
+`LEDGER_CONNECTIONS_FILE` (making the store's receivers match them), and builds the delivery
+worker; `start()` / `stop()` run it. What to send is decided once by the outbox process
+(`ledger.outbound.outbox`), which the projection runner drives like a view; sending is the
+worker's separate, retryable step.
 Tests: tests/outbound/.
 """
 
@@ -18,6 +20,8 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.config import Settings
 from ledger.outbound.delivery import Deliverer, allow_private
+from ledger.outbound.enforcer import sync
+from ledger.outbound.idp import load_targets
 from ledger.outbound.keys import SigningKeys, load_signing_keys
 from ledger.outbound.store import OutboxStorage
 from ledger.persistence.schema import prepare_database
@@ -85,13 +89,16 @@ class Outbound:
 def build_deliverers(settings: Settings, *, head: Callable[[], int], run: bool = True) -> Outbound:
     """The outbound parts of one process; with `run`, a delivery worker too."""
     # an insert-only role uses the tables `ledger db init` made (it may not create any)
+    targets = load_targets(settings, allow_private=allow_private(settings))
     can_create = prepare_database(settings.views_url, setting="LEDGER_VIEWS_DATABASE_URL")
     store, factory = open_store(settings, create=can_create)
     keys = load_signing_keys(settings)
+    # the file is the truth where there is one: a connection left out stops being enforced
+    sync(store, targets, head=head(), prune=settings.connections_file is not None)
     outbound = Outbound(settings, store, keys, transmitter_issuer(settings), head, _factory=factory)
     if run:
         lock = ProjectionLock("outbound-delivery", settings.views_url)
-        outbound.deliverer = Deliverer(store, keys, settings, lock=lock)
+        outbound.deliverer = Deliverer(store, keys, settings, lock=lock, targets=targets)
     return outbound
 
 

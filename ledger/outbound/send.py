@@ -7,7 +7,12 @@ answer means. Sending decides nothing about what is sent: the outbox did, once.
 * Standard Webhooks ("Signature scheme", "Delivery behaviour"): `webhook-id` (stable across
   retries), `webhook-timestamp` (seconds of this attempt), `webhook-signature` `v1,<HMAC>`
   over `id.timestamp.body`; any 2xx is success; `410 Gone` disables the endpoint.
-Tests: tests/outbound/test_delivery.py, tests/outbound/test_webhooks.py.
+* An identity provider's session API (`end_at_idp`): any 2xx is success; `404` (and `410`)
+  mean the session or user is already gone there, which is what was wanted (`ENDED`); a
+  `401` drops the cached token and the call is made once more with a fresh one; a `400`
+  will never succeed (`REJECT`); anything else (403, 429, 5xx, no answer) is retried.
+Tests: tests/outbound/test_delivery.py, tests/outbound/test_webhooks.py,
+tests/enforcement/test_enforcement.py.
 """
 
 from __future__ import annotations
@@ -21,16 +26,18 @@ import orjson
 from standardwebhooks import Webhook
 
 from ledger.outbound.keys import SigningKeys
+from ledger.outbound.tokens import ClientCredentials, TokenError
 
 FINAL_ERRORS = frozenset({"invalid_request", "invalid_issuer", "invalid_audience"})
 OK, RETRY, REJECT, GONE = "ok", "retry", "reject", "gone"
+ENDED = "ended"  # the IdP had nothing left to end (404): delivered
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What one attempt came to."""
 
-    kind: str  # OK, RETRY, REJECT (never again), GONE (disable the receiver)
+    kind: str  # OK, RETRY, REJECT (never again), GONE (disable the receiver), ENDED
     error: str | None = None
     retry_after_s: float | None = None
 
@@ -107,3 +114,35 @@ def post_webhook(
     if response.status_code == 410:
         return Outcome(GONE, "HTTP 410 Gone")
     return _failure(response)
+
+
+def end_at_idp(
+    client: httpx.Client, *, method: str, url: str, tokens: ClientCredentials
+) -> Outcome:
+    """Call an identity provider's session API with a bearer token (RFC 6750 §2.1)."""
+    try:
+        response = _with_token(client, method=method, url=url, tokens=tokens)
+        if response.status_code == 401:  # expired or revoked at the IdP: once more, fresh
+            response = _with_token(client, method=method, url=url, tokens=tokens)
+    except TokenError as e:
+        return Outcome(RETRY, str(e))
+    except httpx.HTTPError as e:
+        return Outcome(RETRY, f"{type(e).__name__}: {e}")
+    if 200 <= response.status_code < 300:
+        return Outcome(OK)
+    if response.status_code in (404, 410):
+        return Outcome(ENDED, f"HTTP {response.status_code}: already gone")
+    if response.status_code == 400:
+        return Outcome(REJECT, "HTTP 400")
+    return _failure(response)
+
+
+def _with_token(
+    client: httpx.Client, *, method: str, url: str, tokens: ClientCredentials
+) -> httpx.Response:
+    """One call with the cached token; a token the IdP refuses (401) is dropped."""
+    token = tokens.token()
+    response = client.request(method, url, headers={"Authorization": f"Bearer {token}"})
+    if response.status_code == 401:
+        tokens.invalidate(token)
+    return response

@@ -5,7 +5,9 @@ library's `ProjectionRunner` can drive the outbox process: `apply_batch` writes 
 rows of a batch of events and the batch's tracking position in ONE transaction, so a SET is
 produced exactly once per event and receiver, and only for events that were committed. Rows
 are delivered in `seq` order per receiver (the log's order). Receivers survive restarts.
-Tests: tests/outbound/test_outbox.py.
+An identity provider's receiver gets the messages `ledger.outbound.enforcement` decides; the
+one "end all the user's sessions" of a reset is kept once however many batches its
+terminations span. Tests: tests/outbound/test_outbox.py, tests/enforcement/.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 
-from ledger.outbound import sets
+from ledger.outbound import enforcement, sets
 from ledger.outbound.signals import Signal, Subjects, signal_of
 from ledger.projections.feed import Skipped
 from ledger.projections.storage import PostgresViewStorage, SQLiteViewStorage, ViewStorage
 
 SSF, WEBHOOK = "ssf", "webhook"
+IDP_KINDS = ("wso2", "keycloak")  # identity providers' session APIs (`ledger.outbound.idp`)
+IDP_PREFIX = "connection:"  # their receivers' ids: `connection:<name>`
 PENDING, DELIVERED, REJECTED, DROPPED = "pending", "delivered", "rejected", "dropped"
+GONE = "gone"  # done: the identity provider had already ended it (404)
 INTRODUCING = ("Session.Started", "Account.Registered")
 LIVE = ("enabled", "paused")  # disabled streams hold nothing (SSF 1.0 §8.1.2.1)
 
@@ -85,6 +90,7 @@ class OutboxStorage(ViewStorage):
                 signal = signal_of(event, subjects)
                 if signal is not None:
                     rows += self._rows_for(signal, position, receivers)
+            rows = self._once(c, rows)
             if rows:
                 self.bulk_insert(
                     c,
@@ -101,6 +107,14 @@ class OutboxStorage(ViewStorage):
             if r["tenant"] != signal.tenant or position <= r["from_position"]:
                 continue
             config, rid = r["config"], r["receiver_id"]
+            if r["kind"] in IDP_KINDS:
+                found = enforcement.message_for(
+                    signal, receiver_id=rid, connection=config["connection"],
+                    enforce_expiry=config.get("enforce_expiry", False),
+                )  # fmt: skip
+                if found is not None:
+                    rows.append((rid, position, found[0], self.json_param(found[1]), PENDING))
+                continue
             if r["kind"] == WEBHOOK:
                 if signal.webhook_type in config["event_types"]:
                     body = sets.webhook_message(signal)
@@ -120,6 +134,29 @@ class OutboxStorage(ViewStorage):
             )  # fmt: skip
             rows.append((rid, position, claims["jti"], self.json_param(claims), PENDING))
         return rows
+
+    def _once(self, c: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The rows whose (receiver, message id) is neither repeated nor already queued:
+        several terminations of one reset make one IdP message."""
+        seen: set[tuple[str, str]] = set()
+        unique = []
+        for row in rows:
+            if (row[0], row[2]) not in seen:
+                seen.add((row[0], row[2]))
+                unique.append(row)
+        by_receiver: dict[str, list[str]] = {}
+        for rid, mid in seen:
+            if rid.startswith(IDP_PREFIX):
+                by_receiver.setdefault(rid, []).append(mid)
+        queued: set[tuple[str, str]] = set()
+        for rid, ids in by_receiver.items():
+            c.execute(
+                f"SELECT msg_id FROM {self.t('outbound_outbox')} WHERE receiver_id = ?"
+                f" AND msg_id IN ({', '.join('?' * len(ids))})",
+                [rid, *ids],
+            )
+            queued.update((rid, row["msg_id"]) for row in c.fetchall())
+        return [row for row in unique if (row[0], row[2]) not in queued]
 
     def _live_receivers(self, c: Any) -> list[dict[str, Any]]:
         c.execute(
