@@ -142,12 +142,19 @@ def _adapter(table: Any, *, settings: Settings, base: Path) -> Adapter:
         replay_window=timedelta(seconds=window),
         options={k: v for k, v in table.items() if k not in KEYS},
     )
+    _check_enforce(table, connection, settings=settings, base=base)
+    return ADAPTERS[kind](connection)
+
+
+def _check_enforce(
+    table: Mapping[str, Any], connection: Connection, *, settings: Settings, base: Path
+) -> None:
+    """The `enforce` table, checked as the outbound side will read it."""
     if "enforce" in table:
         parse_target(
-            table["enforce"], connection=name, kind=kind, tenant=connection.tenant, base=base,
-            allow_private=allow_private(settings),
+            table["enforce"], connection=connection.name, kind=connection.kind,
+            tenant=connection.tenant, base=base, allow_private=allow_private(settings),
         )  # fmt: skip
-    return ADAPTERS[kind](connection)
 
 
 def _extra_keys(kind: Any) -> frozenset[str]:

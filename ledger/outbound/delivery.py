@@ -156,11 +156,11 @@ class Deliverer:
         self, receiver: dict[str, Any], message: queue.Message, outcome: Outcome, *, final: bool
     ) -> bool:
         """Store the outcome; True when the next message may be sent."""
-        if outcome.kind == OK:
-            queue.delivered(self.store, message)
-            return True
-        if outcome.kind == ENDED:
-            queue.gone(self.store, message, outcome.error or ENDED)
+        if outcome.kind in (OK, ENDED):  # ENDED: the IdP had nothing left to end
+            if outcome.kind == OK:
+                queue.delivered(self.store, message)
+            else:
+                queue.gone(self.store, message, outcome.error or ENDED)
             return True
         error = outcome.error or outcome.kind
         if outcome.kind == REJECT or final:
@@ -170,12 +170,19 @@ class Deliverer:
             queue.failed(self.store, message, error, retry_at=time.time())
             control.disable(self.store, receiver, "the endpoint answered 410 Gone")
             return False
+        self._retry_later(receiver, message, outcome, error)
+        return False
+
+    def _retry_later(
+        self, receiver: dict[str, Any], message: queue.Message, outcome: Outcome, error: str
+    ) -> None:
+        """Back off; past the bound a stream or webhook is disabled (an IdP never is)."""
         attempts = message.attempts + 1
         bounded = receiver["kind"] not in IDP_KINDS  # an IdP is retried until it answers
         if bounded and attempts >= self.settings.outbound_max_attempts:
             queue.failed(self.store, message, error, retry_at=time.time())
             control.disable(self.store, receiver, f"{attempts} failed deliveries; last: {error}")
-            return False
+            return
         wait = backoff_s(
             attempts,
             base=self.settings.outbound_retry_base_s,
@@ -184,7 +191,6 @@ class Deliverer:
         queue.failed(
             self.store, message, error, retry_at=time.time() + max(wait, outcome.retry_after_s or 0)
         )
-        return False
 
 
 def allow_private(settings: Settings) -> bool:

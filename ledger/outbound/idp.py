@@ -107,27 +107,31 @@ def parse_target(
         raise ValueError(f"enforce: unknown key(s) {', '.join(unknown)}")
     base_url = _url(table, "base_url", allow_private=allow_private, required=True)
     assert base_url is not None
-    domain = _text(table, "tenant_domain" if kind == "wso2" else "realm")
-    if domain is None:
-        raise ValueError(f"enforce: `{'tenant_domain' if kind == 'wso2' else 'realm'}` is required")
+    domain = _required(table, "tenant_domain" if kind == "wso2" else "realm")
     expiry = table.get("enforce_expiry", False)
     if not isinstance(expiry, bool):
         raise ValueError("enforce: `enforce_expiry` must be true or false")
-    client_id = _text(table, "client_id")
-    if client_id is None:
-        raise ValueError("enforce: `client_id` is required")
-    quoted = quote(domain, safe="")
-    default_token = (
-        f"{base_url}/t/{quoted}/oauth2/token"
-        if kind == "wso2"
-        else f"{base_url}/realms/{quoted}/protocol/openid-connect/token"
-    )
+    client_id = _required(table, "client_id")
     token_url = _url(table, "token_url", allow_private=allow_private, required=False)
     return IdpTarget(
         connection=connection, kind=kind, tenant=tenant, base_url=base_url, domain=domain,
-        token_url=token_url or default_token, client_id=client_id,
+        token_url=token_url or _default_token_url(kind, base_url, domain), client_id=client_id,
         client_secret=_client_secret(table, base=base), enforce_expiry=expiry,
     )  # fmt: skip
+
+
+def _default_token_url(kind: str, base_url: str, domain: str) -> str:
+    quoted = quote(domain, safe="")
+    if kind == "wso2":  # tenant-qualified, as Asgardeo documents it
+        return f"{base_url}/t/{quoted}/oauth2/token"
+    return f"{base_url}/realms/{quoted}/protocol/openid-connect/token"
+
+
+def _required(table: Mapping[str, Any], key: str) -> str:
+    value = _text(table, key)
+    if value is None:
+        raise ValueError(f"enforce: `{key}` is required")
+    return value
 
 
 def _text(table: Mapping[str, Any], key: str) -> str | None:

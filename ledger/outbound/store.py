@@ -108,12 +108,7 @@ class OutboxStorage(ViewStorage):
                 continue
             config, rid = r["config"], r["receiver_id"]
             if r["kind"] in IDP_KINDS:
-                found = enforcement.message_for(
-                    signal, receiver_id=rid, connection=config["connection"],
-                    enforce_expiry=config.get("enforce_expiry", False),
-                )  # fmt: skip
-                if found is not None:
-                    rows.append((rid, position, found[0], self.json_param(found[1]), PENDING))
+                rows += self._idp_rows(signal, position, rid, config)
                 continue
             if r["kind"] == WEBHOOK:
                 if signal.webhook_type in config["event_types"]:
@@ -134,6 +129,18 @@ class OutboxStorage(ViewStorage):
             )  # fmt: skip
             rows.append((rid, position, claims["jti"], self.json_param(claims), PENDING))
         return rows
+
+    def _idp_rows(
+        self, signal: Signal, position: int, rid: str, config: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The identity provider's message of `signal`, if it gets one."""
+        found = enforcement.message_for(
+            signal, receiver_id=rid, connection=config["connection"],
+            enforce_expiry=config.get("enforce_expiry", False),
+        )  # fmt: skip
+        if found is None:
+            return []
+        return [(rid, position, found[0], self.json_param(found[1]), PENDING)]
 
     def _once(self, c: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The rows whose (receiver, message id) is neither repeated nor already queued:
