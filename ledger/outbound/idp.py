@@ -7,7 +7,8 @@ table of a `wso2` or `keycloak` connection (`LEDGER_CONNECTIONS_FILE`), and each
   all of a user's; both want scope `internal_session_delete` and answer 204. Token endpoint
   `{base_url}/t/{tenant_domain}/oauth2/token` unless `token_url` says otherwise.
 * `keycloak`, the admin REST API under `{base_url}/admin/realms/{realm}`:
-  `DELETE /sessions/{session}` ends one session, `POST /users/{id}/logout` all of a user's;
+  `DELETE /sessions/{session}` ends one session (`RealmAdminResource.deleteSession`, 404 when
+  there is none), `POST /users/{id}/logout` all of a user's (`UserResource.logout`);
   the service account of the client needs `realm-management` `manage-users`. Token endpoint
   `{base_url}/realms/{realm}/protocol/openid-connect/token` unless `token_url` is given.
 

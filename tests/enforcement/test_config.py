@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ledger.bootstrap import LedgerSystem
-from ledger.config import Settings
+from ledger.config import Settings, load_settings
 from ledger.errors import ConfigError
 from ledger.inbound.connections import load_connections
 from ledger.outbound import receivers
@@ -48,15 +48,20 @@ enforce_expiry = true
 
 
 @pytest.fixture
-def settings_for(
-    make_settings: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., Settings]:
+def settings_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Settings]:
+    """Settings naming a connections file of the given text (reading it needs no database)."""
     monkeypatch.setenv("ENFORCE_TEST_CLIENT_SECRET", "from-the-environment")
 
     def make(toml: str, **overrides: object) -> Settings:
         path = tmp_path / "connections.toml"
         path.write_text(toml)
-        return make_settings(connections_file=path, **overrides)
+        values: dict[str, object] = {
+            "database_url": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+            "jwt_secret": "test-secret-" + "x" * 40,
+            "jwt_issuer": "https://idp.example.test",
+            "jwt_audience": "session-ledger",
+        }
+        return load_settings(**(values | {"connections_file": path} | overrides))
 
     return make
 
