@@ -3,7 +3,10 @@ real app, its outbox process and delivery worker, to test IdPs over real HTTP th
 methods, paths, scopes and bearer tokens (tests/enforcement/idp_servers.py).
 
 Log order per receiver is what lets a test know that nothing else is coming: once a later
-termination has arrived, every earlier decision was delivered (or decided against)."""
+termination has arrived, every earlier decision was delivered (or decided against).
+What depends on the database (the decisions and their outbox rows, a reset's one message)
+runs on SQLite and PostgreSQL; what only concerns sending (an IdP down, 404s, tokens, the
+guard) runs on SQLite alone, to keep the suite quick."""
 
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ from tests.enforcement.conftest import (
 )
 from tests.enforcement.idp_servers import IdpServer, KeycloakServer, Wso2Server
 from tests.inbound.helpers import at_ms, fixture
+
+SENDING_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 @dataclass
@@ -107,6 +112,7 @@ def test_a_password_reset_ends_all_the_users_sessions_in_one_call(enforced: Enfo
     assert enforced.idp.sessions["alice"] == set()
 
 
+@SENDING_ONLY
 def test_an_idp_down_for_a_while_gets_every_termination_once_it_is_back(
     enforced: Enforced,
 ) -> None:
@@ -135,6 +141,7 @@ def test_an_idp_down_for_a_while_gets_every_termination_once_it_is_back(
     assert ledger.metric("ledger_outbound_failing", enforced.receiver) == 0.0
 
 
+@SENDING_ONLY
 def test_a_404_counts_as_already_gone_and_is_not_retried(enforced: Enforced) -> None:
     ledger, idp = enforced.ledger, enforced.idp
     ledger.start("carol", "c-1")  # a user (and session) the IdP has never heard of
@@ -149,6 +156,7 @@ def test_a_404_counts_as_already_gone_and_is_not_retried(enforced: Enforced) -> 
     assert ledger.metric("ledger_outbound_gone", enforced.receiver) == 1.0
 
 
+@SENDING_ONLY
 def test_a_token_the_idp_no_longer_accepts_is_replaced_by_a_fresh_one(
     enforced: Enforced,
 ) -> None:
@@ -218,6 +226,7 @@ def test_a_termination_from_the_connection_is_not_sent_back_to_it(
     }
 
 
+@SENDING_ONLY
 def test_idp_urls_pass_the_ssrf_guard_unless_private_networks_are_allowed(
     enforcing: Callable[..., TestClient], wso2_idp: Wso2Server, hs: Minter
 ) -> None:
