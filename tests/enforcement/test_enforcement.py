@@ -253,3 +253,24 @@ def test_the_client_credentials_are_sent_as_rfc_6749_says(wso2_idp: Wso2Server) 
             client_secret=CLIENT_SECRET, scope="internal_session_delete",
         )  # fmt: skip
         assert tokens.token() in wso2_idp.issued
+
+
+@SENDING_ONLY
+def test_a_client_without_the_right_is_retried_until_it_is_granted(
+    enforcing: Callable[..., TestClient],
+    keycloak_idp: KeycloakServer,
+    secret_file: Path,
+    hs: Minter,
+) -> None:
+    client = enforcing(keycloak_connection(keycloak_idp, secret_file=secret_file))
+    ledger = Ledger(client, hs)
+    keycloak_idp.sessions = {"alice": {"s-1"}}
+    keycloak_idp.manage_users = False  # the service account lacks realm-management/manage-users
+    ledger.start("alice", "s-1")
+    ledger.admin_end("alice", "s-1")
+    wait_until(lambda: ledger.deliveries()["connection:keycloak"]["attempts"] >= 3)
+    shown = ledger.deliveries()["connection:keycloak"]
+    assert shown["last_error"] == "HTTP 403" and shown["pending"] == 1
+    keycloak_idp.manage_users = True  # the operator grants it: the termination arrives
+    wait_until(lambda: keycloak_idp.ended() == ["DELETE /admin/realms/acme/sessions/s-1"])
+    assert keycloak_idp.sessions["alice"] == set()
