@@ -67,7 +67,7 @@ def with_inbound(
     settings = make_settings(**values)
     system = bootstrap(settings, run_projections=True)
     with TestClient(create_app(settings, system=system)) as client:
-        client.system = system  # type: ignore[attr-defined]
+        client.system = system
         yield client, idp
     system.close()
 

@@ -64,7 +64,7 @@ def snapshot(system: LedgerSystem) -> dict[str, Any]:
     for n in system.ledger.recorder.select_notifications(start=None, limit=10_000):
         event = system.ledger.mapper.to_domain_event(n)
         state = {k: v for k, v in vars(event).items() if k != "timestamp"}
-        per_aggregate.setdefault(n.originator_id.hex, []).append(
+        per_aggregate.setdefault(str(n.originator_id), []).append(
             (n.originator_version, n.topic, repr(sorted(state.items())))
         )
     now = system.clock()

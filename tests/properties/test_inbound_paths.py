@@ -27,6 +27,7 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from eventsourcing.application import AggregateNotFoundError
 from hypothesis import given
 from hypothesis import strategies as st
 from jwt import PyJWK
@@ -81,7 +82,7 @@ def keys() -> TokenVerifier:
 
 def adapters() -> dict[str, Adapter]:
     verifier = keys()
-    common = {"tenant": TENANT, "issuer": ISSUER}
+    common: dict[str, Any] = {"tenant": TENANT, "issuer": ISSUER}
     return {
         "wso2": Wso2Adapter(Connection(name="wso2", kind="wso2", secret=SECRET, **common)),
         "keycloak": KeycloakAdapter(
@@ -125,6 +126,7 @@ def _set(claims: dict[str, Any], *, typ: str, media: str, form: bool = False) ->
 def wso2(step: tuple[Any, ...], at: datetime, owner: dict[str, str]) -> InboundRequest | None:
     ms, base = int(at.timestamp() * 1000), "https://schemas.identity.wso2.org/events/"
     kind = step[0]
+    event: dict[str, Any]
     if kind == "start":
         event = {"user": {"id": step[1]}, "session": {"id": step[2], "loginTime": ms}}
         uri = "session/event-type/sessionEstablished"
@@ -197,7 +199,8 @@ def ssf(step: tuple[Any, ...], at: datetime, owner: dict[str, str]) -> InboundRe
         "https://schemas.openid.net/secevent/risc/event-type/",
     )
     kind, ts = step[0], int(at.timestamp())
-    user = {"format": "opaque", "id": step[1]} if kind != "logout" else None
+    user: dict[str, Any] | None = {"format": "opaque", "id": step[1]} if kind != "logout" else None
+    sub: dict[str, Any] | None
     if kind == "start":
         sub = {"format": "complex", "user": user, "session": {"format": "opaque", "id": step[2]}}
         events: dict[str, Any] = {caep + "session-established": {"event_timestamp": ts}}
@@ -247,7 +250,7 @@ def ssf(step: tuple[Any, ...], at: datetime, owner: dict[str, str]) -> InboundRe
 def oidc(step: tuple[Any, ...], at: datetime, owner: dict[str, str]) -> InboundRequest | None:
     if step[0] != "logout":
         return None  # told through the ingest API on both sides
-    event = {"http://schemas.openid.net/event/backchannel-logout": {}}
+    event: dict[str, Any] = {"http://schemas.openid.net/event/backchannel-logout": {}}
     claims = {"sid": step[1], "sub": owner.get(step[1], "nobody"), "events": event}
     return _set(claims, typ="logout+jwt", media="application/x-www-form-urlencoded", form=True)
 
@@ -267,13 +270,14 @@ def expected_actor(kind: str, step: tuple[Any, ...], owner: dict[str, str]) -> s
     if step[0] == "reset" or kind == "oidc":
         return step[1] if kind != "oidc" else "idp"
     reason = step[2]
-    return {
+    actors: dict[str, str] = {
         "wso2": {"account_locked": "wso2:system"}.get(reason, "wso2:admin"),
         "keycloak": {"account_locked": "keycloak:system", "account_disabled": "kc-admin"}.get(
             reason, step[1]
         ),
         "ssf": {"account_locked": "ssf:policy"}.get(reason, "ssf:admin"),
-    }[kind]
+    }
+    return actors[kind]
 
 
 def ingest_step(ledger: SessionLedger, step: tuple[Any, ...], at: datetime, actor: str) -> None:
@@ -294,11 +298,11 @@ def ingest_step(ledger: SessionLedger, step: tuple[Any, ...], at: datetime, acto
 
 
 def endings(ledger: SessionLedger) -> dict[str, tuple[Any, ...]]:
-    found = {}
+    found: dict[str, tuple[Any, ...]] = {}
     for sid in ("s1", "s2", "s3"):
         try:
-            session = ledger.repository.get(session_uuid(TENANT, sid))
-        except Exception:
+            session: Session = ledger.repository.get(session_uuid(TENANT, sid))
+        except AggregateNotFoundError:
             continue
         assert isinstance(session, Session)
         found[sid] = (
