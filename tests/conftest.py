@@ -110,10 +110,11 @@ def fresh_postgres_url(db: DatabaseURL) -> str:
     return _pg_url(db, f"t{next(_schemas)}_{uuid.uuid4().hex[:8]}")
 
 
-def settings_on(database_url: str, **overrides: object) -> Settings:
-    """Settings on `database_url` as every test uses them; keyword arguments override fields."""
+def settings_on(url: str, /, **overrides: object) -> Settings:
+    """Settings on database `url` as every test uses them; keyword arguments override fields
+    (`database_url` included)."""
     values: dict[str, object] = {
-        "database_url": database_url,
+        "database_url": url,
         "jwt_secret": "test-secret-" + "x" * 40,
         "jwt_issuer": "https://idp.example.test",  # required outside development mode
         "jwt_audience": "session-ledger",
