@@ -28,7 +28,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from eventsourcing.application import AggregateNotFoundError
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jwt import PyJWK
 from jwt.algorithms import RSAAlgorithm
@@ -320,12 +320,16 @@ def open_ledger(path: Path, clock: FakeClock) -> SessionLedger:
     return SessionLedger(url.library_env(pool_size=2), clock=clock, group_commit=False)
 
 
-@pytest.fixture
-def workdir(tmp_path: Path) -> Callable[[], Path]:
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Path]:
+    """New database paths, never reused across examples (a session-scoped folder)."""
+    folder = tmp_path_factory.mktemp("paths")
     counter = iter(range(10**6))
-    return lambda: tmp_path / f"l{next(counter)}.sqlite3"
+    return lambda: folder / f"l{next(counter)}.sqlite3"
 
 
+# Only module-scoped fixtures: the function-scoped-fixture health check stays on.
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(kind=st.sampled_from(sorted(RENDER)), story=st.lists(STEP, min_size=2, max_size=10))
 def test_a_story_through_a_connection_ends_like_through_the_ingest_api(
     workdir: Callable[[], Path], kind: str, story: list[tuple[Any, ...]]
