@@ -109,13 +109,13 @@ def multi_row_commit(url: DatabaseURL, state: bytes, rows: int, repeats: int) ->
         return latencies
     with contextlib.closing(sqlite_connect(url)) as conn:
         for _ in range(repeats):
-            params = [(uuid.uuid4().hex, TOPIC, state) for _ in range(rows)]
+            hex_params = [(uuid.uuid4().hex, TOPIC, state) for _ in range(rows)]
             began = time.perf_counter()
             conn.execute("BEGIN")
             conn.executemany(
                 "INSERT INTO raw_events (originator_id, originator_version, topic, state)"
                 " VALUES (?, 1, ?, ?)",
-                params,
+                hex_params,
             )
             conn.execute("COMMIT")
             latencies.append(time.perf_counter() - began)
@@ -135,8 +135,8 @@ def ordered_scan(url: DatabaseURL, table: str, *, page: int = 5000) -> tuple[int
             while rows := cur.fetchmany(page):
                 count += len(rows)
     else:
-        with contextlib.closing(sqlite_connect(url)) as conn:
-            cur = conn.execute(f"SELECT {columns} FROM {table} ORDER BY {nid}")
-            while rows := cur.fetchmany(page):
+        with contextlib.closing(sqlite_connect(url)) as lite:
+            lite_cur = lite.execute(f"SELECT {columns} FROM {table} ORDER BY {nid}")
+            while rows := lite_cur.fetchmany(page):
                 count += len(rows)
     return count, time.perf_counter() - began

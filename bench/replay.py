@@ -123,14 +123,14 @@ def _raw_fetch(store: Store, ids: list[Any], repeats: int) -> list[float]:
         with raw.pg_connect(store.url) as conn:
             statement = f"SELECT * FROM {table} WHERE originator_id = ANY(%s)"
             return time_each(lambda _: conn.execute(statement, (ids,)).fetchall(), repeats)
-    conn = raw.sqlite_connect(store.url)
+    lite = raw.sqlite_connect(store.url)
     marks = ", ".join("?" * len(ids))
     statement = f"SELECT * FROM {table} WHERE originator_id IN ({marks})"
     hexes = [i.hex for i in ids]
     try:
-        return time_each(lambda _: conn.execute(statement, hexes).fetchall(), repeats)
+        return time_each(lambda _: lite.execute(statement, hexes).fetchall(), repeats)
     finally:
-        conn.close()
+        lite.close()
 
 
 def r1(kind: str, sizes: Sizes, stores: Stores) -> list[Row]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
@@ -88,6 +88,9 @@ class GroupCommitter:
 
     Batches form naturally: while a batch is being written, new requests queue up and form
     the next one (bounded by `max_batch`); `max_wait_s` may add a short wait to gather more.
+    `before_batch`, when set, is called by the committer thread once it has a request and
+    before it gathers the rest (a test's hook: hold it there until the requests it wants in
+    one batch are `queued`).
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class GroupCommitter:
         self._closed = False
         self.batches = 0
         self.commands = 0
+        self.before_batch: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._thread.start()
 
@@ -125,6 +129,11 @@ class GroupCommitter:
         if request.error is not None:
             raise request.error
         return request.position
+
+    @property
+    def queued(self) -> int:
+        """How many requests wait for the committer thread (approximate while it runs)."""
+        return self._queue.qsize()
 
     def close(self) -> None:
         """Commit what is queued, then stop the thread."""
@@ -157,6 +166,8 @@ class GroupCommitter:
             first = self._queue.get()
             if first is None:
                 return
+            if self.before_batch is not None:
+                self.before_batch()
             batch, stop = self._gather(first)
             self._commit_batch(batch)
             if stop:

@@ -52,7 +52,7 @@ class Snapshot:
         """Begin the snapshot (ConfigError naming `setting` if the database is unreachable)."""
         if url.is_postgres:
             try:
-                conn: Any = psycopg.connect(**url.conninfo(), connect_timeout=5)  # type: ignore[arg-type]
+                conn: Any = psycopg.connect(**url.conninfo(), connect_timeout=5)
             except psycopg.Error as e:
                 raise ConfigError(setting, f"cannot connect to {url.redacted()}: {e}") from None
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -105,6 +105,25 @@ def _pg_url(db: DatabaseURL, schema: str) -> str:
     return f"postgresql://{auth}@{db.host}:{db.port}/{db.dbname}?schema={schema}"
 
 
+def fresh_postgres_url(db: DatabaseURL) -> str:
+    """A URL of a new, empty schema in the test session's database (one per call)."""
+    return _pg_url(db, f"t{next(_schemas)}_{uuid.uuid4().hex[:8]}")
+
+
+def settings_on(url: str, /, **overrides: object) -> Settings:
+    """Settings on database `url` as every test uses them; keyword arguments override fields
+    (`database_url` included)."""
+    values: dict[str, object] = {
+        "database_url": url,
+        "jwt_secret": "test-secret-" + "x" * 40,
+        "jwt_issuer": "https://idp.example.test",  # required outside development mode
+        "jwt_audience": "session-ledger",
+        "group_commit": False,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     """Each test using it runs once per database."""
@@ -120,7 +139,7 @@ def database_url(backend: str, tmp_path: Path, postgres_database: DatabaseURL | 
         if REQUIRE_POSTGRES:
             pytest.fail("LEDGER_TEST_REQUIRE_POSTGRES=1 but LEDGER_TEST_POSTGRES_URL is not usable")
         pytest.skip("PostgreSQL not configured (set LEDGER_TEST_POSTGRES_URL)")
-    return _pg_url(postgres_database, f"t{next(_schemas)}_{uuid.uuid4().hex[:8]}")
+    return fresh_postgres_url(postgres_database)
 
 
 @pytest.fixture
@@ -128,15 +147,7 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
     """Settings on the current test database; keyword arguments override fields."""
 
     def make(**overrides: object) -> Settings:
-        values: dict[str, object] = {
-            "database_url": database_url,
-            "jwt_secret": "test-secret-" + "x" * 40,
-            "jwt_issuer": "https://idp.example.test",  # required outside development mode
-            "jwt_audience": "session-ledger",
-            "group_commit": False,
-        }
-        values.update(overrides)
-        return load_settings(**values)
+        return settings_on(database_url, **overrides)
 
     return make
 

@@ -44,7 +44,14 @@ class ApiContext:
     principals_keys_version: int = 0  # the verifier's keys_version `principals` were made with
 
     def __post_init__(self) -> None:
-        self.principals = VerifiedTokens(leeway_s=self.settings.jwt_leeway_s)
+        self.principals = VerifiedTokens(
+            leeway_s=self.settings.jwt_leeway_s, clock=self._token_clock
+        )
+
+    def _token_clock(self) -> float:
+        """The verifier's clock, read late: the token cache and the verifier share one clock
+        (a test may set `verifier.clock`)."""
+        return self.verifier.clock()
 
     def ready_system(self) -> LedgerSystem:
         """The ledger system, or a 503 while the application is starting or stopping."""

@@ -6,7 +6,8 @@ referrer. Small JSON endpoints under `/web/` serve the pages: the sign-in option
 development sign-in (only when the API verifies tokens with its development secret, else
 404) and device labels parsed from user agents ("Firefox on Windows"). The console's user
 search uses `GET /v1/users` of the admin router. The pages call the v1 API with a bearer
-token held in sessionStorage, never in a URL. Tests: tests/browser/.
+token held in sessionStorage, never in a URL.
+Tests: tests/browser/, tests/api/test_pages_http.py.
 """
 
 from __future__ import annotations

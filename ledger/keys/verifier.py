@@ -8,6 +8,8 @@ key) are refused. JWKS keys are selected by `kid`. Keys from `LEDGER_JWKS_URL` l
 `JwksCache` (`ledger.keys.jwks`): `decode(..., fetch=False)` verifies without I/O (the event
 loop may call it) and raises `KeyNotCached` only when the set must first be fetched.
 Refusals carry short fixed reasons (safe to show); the underlying error goes to the log.
+`exp` is checked against `clock` (the wall clock; a test's clock can stand in), with PyJWT's
+comparison and leeway; PyJWT checks the rest of the claims.
 Tests: tests/api/test_security.py, tests/api/test_jwks_url.py, tests/security/.
 """
 
@@ -16,6 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +68,13 @@ class TokenVerifier:
         hmac_secret: bytes | None,
         jwks: dict[str, PyJWK] | None = None,
         url_keys: JwksCache | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.hmac_secret = hmac_secret
         self.jwks = jwks or {}
         self.url_keys = url_keys
+        self.clock = clock
 
     @classmethod
     def from_settings(cls, settings: Settings, *, hmac_secret: bytes | None) -> TokenVerifier:
@@ -149,7 +155,11 @@ class TokenVerifier:
     ) -> dict[str, Any]:
         """The verified claims, or TokenRefused saying why (`fetch`: see `key_for`)."""
         key, alg = self.key_for(token, allow_hmac=allow_hmac, fetch=fetch)
-        options: dict[str, Any] = {"require": require, "verify_aud": audience is not None}
+        options: dict[str, Any] = {
+            "require": require,
+            "verify_aud": audience is not None,
+            "verify_exp": False,  # below, on `self.clock`
+        }
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -162,7 +172,19 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as e:
             raise TokenRefused(_reason(e)) from None
+        self._check_exp(claims)
         return claims
+
+    def _check_exp(self, claims: dict[str, Any]) -> None:
+        """RFC 7519 §4.1.4, as PyJWT compares it: expired when `exp <= now - leeway`."""
+        if "exp" not in claims:
+            return  # `require` decides whether it must be there
+        try:
+            exp = int(claims["exp"])
+        except (TypeError, ValueError, OverflowError):
+            raise TokenRefused("invalid token") from None
+        if exp <= self.clock() - self.settings.jwt_leeway_s:
+            raise TokenRefused("token expired")
 
 
 REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ledger.errors import ConfigError
@@ -98,11 +98,11 @@ class DatabaseURL:
         """A libpq connection string (what `psycopg.connect` takes)."""
         from psycopg.conninfo import make_conninfo  # noqa: PLC0415
 
-        return make_conninfo(**self.conninfo())  # type: ignore[arg-type]
+        return make_conninfo(**self.conninfo())
 
-    def conninfo(self) -> dict[str, str | int]:
-        """psycopg connection keyword arguments."""
-        info: dict[str, str | int] = {
+    def conninfo(self) -> dict[str, Any]:
+        """psycopg connection keyword arguments (`psycopg.connect(**url.conninfo())`)."""
+        info: dict[str, Any] = {
             "host": self.host,
             "port": self.port,
             "user": self.user,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Generic
 
 from eventsourcing.persistence import Tracking
@@ -36,6 +36,10 @@ class SessionView(ViewStorage):
     @abstractmethod
     def apply_rows(self, c: Any, deltas: Sequence[SessionDelta], tracking: Tracking) -> None:
         """Apply a batch in the caller's transaction (cursor `c`): tracking, then rows."""
+
+    @abstractmethod
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """Every row of the view as plain tuples, in key order (rebuilds and `verify` compare)."""
 
 
 class BatchingProjection(Projection[TView], Generic[TView]):

@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -33,10 +34,22 @@ APP_NAME = LOG_NAME  # the tracking key of every projection
 
 
 class ProjectionLock:
-    """Held by the one process that runs a projection (advisory lock or file lock)."""
+    """Held by the one process that runs a projection (advisory lock or file lock).
 
-    def __init__(self, name: str, views: DatabaseURL) -> None:
+    `on_busy` is called each time the lock was found held by another (a test's hook: it
+    shows a waiter waiting without sleeping); the next try comes `retry_s` later.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        views: DatabaseURL,
+        *,
+        retry_s: float = 1.0,
+        on_busy: Callable[[], None] | None = None,
+    ) -> None:
         self.name, self.views = name, views
+        self.retry_s, self.on_busy = retry_s, on_busy
         self._conn: psycopg.Connection[Any] | None = None
         self._file: Any = None
 
@@ -45,7 +58,9 @@ class ProjectionLock:
         while not stop.is_set():
             if self._try():
                 return True
-            stop.wait(1.0)
+            if self.on_busy is not None:
+                self.on_busy()
+            stop.wait(self.retry_s)
         return False
 
     def _try(self) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from ledger.api.context import ApiContext
 from ledger.api.verified import VerifiedTokens
 from tests.api.conftest import Minter
 
@@ -62,11 +63,17 @@ def test_a_token_accepted_once_is_refused_when_it_expires(
     make_client: Callable[..., TestClient], minter: Minter
 ) -> None:
     client = make_client(jwt_leeway_s=0)
-    exp = int(time.time()) + 2
+    wall = Clock(time.time())
+    context: ApiContext = client.app.state.ledger  # type: ignore[attr-defined]
+    context.verifier.clock = wall  # the token cache reads the verifier's clock too
+    exp = int(wall.now) + 2
     headers = {"Authorization": f"Bearer {minter.token(exp=exp)}"}
     assert client.get("/v1/me/sessions", headers=headers).status_code == 200
+    assert len(context.principals) == 1  # the second request is answered from the cache
     assert client.get("/v1/me/sessions", headers=headers).status_code == 200
-    time.sleep(max(0.0, exp - time.time()) + 0.05)
+    wall.now = exp - 0.001
+    assert client.get("/v1/me/sessions", headers=headers).status_code == 200
+    wall.now = exp  # PyJWT's comparison: expired when exp <= now - leeway
     response = client.get("/v1/me/sessions", headers=headers)
     assert response.status_code == 401
     assert response.json()["detail"] == "token expired"

@@ -3,13 +3,15 @@
 The server runs as a subprocess on 127.0.0.1 with a free port, SQLite in a temporary
 directory and its own development secret; tests seed it through the ingest API with tokens
 minted by `ledger.keys.dev_tokens.mint_token`. Chromium is /usr/bin/chromium (Debian's package,
-installed by `make browser` or .ci/browser-setup); without it the tests skip and say so.
+installed by `make browser` or .ci/browser-setup); without it the tests skip and say so, or
+fail with `LEDGER_TEST_REQUIRE_BROWSER=1` (CI sets it, as it requires PostgreSQL).
 Screenshots go to test-output/screenshots/ (git-ignored).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 import socket
@@ -19,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
 import httpx
@@ -27,6 +29,7 @@ import pytest
 
 from ledger.config import load_settings
 from ledger.keys.dev_tokens import mint_token
+from tests.user_agents import UA
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -42,28 +45,6 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 ADMIN_SCOPES = "sessions:read sessions:terminate sessions:audit"
 PAGE_SCOPES = ("sessions:me", "sessions:read", "sessions:terminate", "sessions:audit")
-
-UA = {
-    "firefox-windows": (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
-    ),
-    "safari-iphone": (
-        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-        "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
-    ),
-    "chrome-mac": (
-        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
-        "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
-    ),
-    "edge-windows": (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0"
-    ),
-    "chrome-android": (
-        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/126.0.0.0 Mobile Safari/537.36"
-    ),
-}
 
 
 def _free_port() -> int:
@@ -139,11 +120,29 @@ class LedgerServer:
         return list(self._call("GET", path, ADMIN_SCOPES).json()["sessions"])
 
 
+REQUIRE_BROWSER = os.environ.get("LEDGER_TEST_REQUIRE_BROWSER") == "1"
+
+
+def missing(why: str) -> NoReturn:
+    """Skip, saying `why`; fail instead when the browser tier is required (CI)."""
+    if REQUIRE_BROWSER:
+        pytest.fail(f"LEDGER_TEST_REQUIRE_BROWSER=1 but {why}")
+    pytest.skip(why)
+
+
+def require_module(name: str, *, why: str) -> Any:
+    """Import `name`, or `missing(why)`."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing(why)
+
+
 @pytest.fixture(scope="session")
 def chromium_path() -> Path:
-    """Debian's Chromium, or a skip that says how to install it."""
+    """Debian's Chromium, or a skip that says how to install it (a failure when required)."""
     if not CHROMIUM.exists():
-        pytest.skip(
+        missing(
             "browser tests need Debian's Chromium at /usr/bin/chromium: run `make browser` "
             "(CI installs it with .ci/browser-setup)"
         )
@@ -222,7 +221,7 @@ def ledger_server(
 @pytest.fixture(scope="session")
 def browser(chromium_path: Path) -> Iterator[Any]:
     """Headless Chromium driven by Playwright (never a downloaded browser)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = require_module("playwright.sync_api", why="Playwright is not installed (pip)")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
         yield browser

@@ -1,8 +1,9 @@
 """Accessibility of the pages, checked by axe-core in headless Chromium (WCAG 2.1 A and AA).
 
 axe-core comes inside the `axe-playwright-python` wheel; without that package the test
-skips and says so. The check runs in a context that lets Playwright inject axe's script
-past the pages' Content-Security-Policy (the pages themselves run no inline script).
+skips and says so (fails with `LEDGER_TEST_REQUIRE_BROWSER=1`). The check runs in a context
+that lets Playwright inject axe's script past the pages' Content-Security-Policy (the pages
+themselves run no inline script).
 Contrast, labels, names, landmarks and ARIA use are checked on every page and on the
 confirmation dialog, at desktop and phone width.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LedgerServer, sign_in
+from tests.browser.conftest import LedgerServer, require_module, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -25,8 +26,8 @@ TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 @pytest.fixture(scope="module")
 def axe_source() -> str:
     """axe-core's script."""
-    axe = pytest.importorskip(
-        "axe_playwright_python", reason="axe-core ships in `axe-playwright-python` (pip)"
+    axe = require_module(
+        "axe_playwright_python", why="axe-core ships in `axe-playwright-python` (pip)"
     )
     return (Path(axe.__file__).parent / "axe.min.js").read_text()
 

@@ -12,6 +12,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -330,11 +331,12 @@ def test_loading_expired_and_unreachable_are_said_in_plain_words(
     expect(link).to_have_attribute("href", "/signin?next=%2Fmyaccount%2Fsessions")
     shot(page, "myaccount-expired")
 
-    # A token past its expiry is caught before any call.
-    store_token(page, server, server.token("ivan", "sessions:me", ttl=1))
-    time.sleep(1.1)
+    # A token past its expiry is caught before any call: the page's clock passes its exp.
+    store_token(page, server, server.token("ivan", "sessions:me", ttl=60))
+    page.clock.set_system_time(datetime.now(UTC) + timedelta(seconds=61))
     page.goto(server.url + "/myaccount/sessions")
     expect(page.locator("#state")).to_contain_text("Your sign-in has expired")
+    page.clock.set_system_time(datetime.now(UTC))
 
     # The network fails, then comes back: "Try again" loads the list without a reload.
     store_token(page, server, server.token("ivan", "sessions:me"))
@@ -385,9 +387,9 @@ def test_a_termination_that_fails_keeps_the_session_and_says_why(
     # The sign-in ends while the page is open: the next action offers to sign in again.
     page.evaluate(
         "v => sessionStorage.setItem('ledger.auth', v)",
-        json.dumps({"token": server.token("jack", "sessions:me", ttl=1), "via": "dev"}),
+        json.dumps({"token": server.token("jack", "sessions:me", ttl=60), "via": "dev"}),
     )
-    time.sleep(1.1)
+    page.clock.set_system_time(datetime.now(UTC) + timedelta(seconds=61))  # its exp passes
     button.click()
     page.get_by_role("dialog").get_by_role("button", name="Terminate session").click()
     expect(page.locator("#notice")).to_contain_text("Your sign-in has expired")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ledger.aggregates import Account, Session, account_uuid, session_uuid
 from ledger.bootstrap import bootstrap
 from ledger.config import Settings
 from ledger.outcomes import BulkOutcome, StartOutcome
@@ -74,7 +75,6 @@ def test_concurrent_starts_and_resets_lose_nothing_and_leave_nothing_open(
         assert len(starts) == THREADS * STARTS and all(s.created for s in starts)
         ids = notification_ids(ledger)
         # Every start is in the log exactly once (Started is version 1 of its session).
-        from ledger.aggregates import session_uuid
 
         started_at = {
             s.session.id: ids[(session_uuid("acme", s.session.id).hex, 1)]  # type: ignore[union-attr]
@@ -83,16 +83,14 @@ def test_concurrent_starts_and_resets_lose_nothing_and_leave_nothing_open(
         assert len(set(started_at.values())) == THREADS * STARTS
         last_reset = max(r.position for r in resets if r.position is not None)
         for sid, position in started_at.items():
-            session = ledger.repository.get(session_uuid("acme", sid))
+            session: Session = ledger.repository.get(session_uuid("acme", sid))
             if position < last_reset:
                 assert session.termination_reason == "password_reset", sid
             else:
                 assert session.ended_at is None, sid
         terminated = [sid for r in resets for sid in r.terminated]
         assert len(terminated) == len(set(terminated))
-        account = ledger.repository.get(
-            __import__("ledger").aggregates.account_uuid("acme", "alice")
-        )
+        account: Account = ledger.repository.get(account_uuid("acme", "alice"))
         open_by_log = {sid for sid, p in started_at.items() if p > last_reset}
         assert set(account.active_session_ids) == open_by_log
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from copy import deepcopy
 from typing import Any
@@ -37,6 +38,22 @@ def in_threads(*calls: Callable[[], Any]) -> list[Any]:
     return results
 
 
+def hold_for_one_batch(committer: GroupCommitter, *, size: int) -> None:
+    """Make the committer's next batch the next `size` requests, whatever the threads' timing.
+
+    The committer thread, holding the first request, waits until the other `size - 1` are
+    queued (polling the queue's length, not a time window), then gathers them all.
+    """
+
+    def hold() -> None:
+        committer.before_batch = None  # this batch only
+        deadline = time.monotonic() + 30
+        while committer.queued < size - 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    committer.before_batch = hold
+
+
 def new_session(sid: str) -> Session:
     from datetime import UTC, datetime
 
@@ -57,7 +74,7 @@ def new_session(sid: str) -> Session:
 @pytest.fixture
 def grouped(make_settings: Callable[..., Settings], clock: FakeClock) -> Any:
     system = bootstrap(
-        make_settings(group_commit=True, group_commit_max_wait_ms=100),
+        make_settings(group_commit=True),
         clock=clock,
         run_projections=False,
     )
@@ -65,8 +82,11 @@ def grouped(make_settings: Callable[..., Settings], clock: FakeClock) -> Any:
     system.close()
 
 
-def test_concurrent_starts_are_committed_in_fewer_transactions(grouped: Any) -> None:
+def test_concurrent_starts_are_committed_in_one_transaction(grouped: Any) -> None:
     ledger = grouped.ledger
+    committer = ledger.committer
+    assert isinstance(committer, GroupCommitter)
+    hold_for_one_batch(committer, size=12)
     outcomes = in_threads(
         *[
             (lambda n=n: ledger.start_session(tenant="acme", user_id=f"u{n}", session_id=f"s{n}"))
@@ -76,9 +96,7 @@ def test_concurrent_starts_are_committed_in_fewer_transactions(grouped: Any) -> 
     assert all(o.created for o in outcomes)
     positions = [o.position for o in outcomes]
     assert len(set(positions)) == 12
-    committer = ledger.committer
-    assert isinstance(committer, GroupCommitter)
-    assert committer.commands == 12 and committer.batches < 12
+    assert (committer.commands, committer.batches) == (12, 1)
     assert ledger.recorder.max_notification_id() == max(positions)
 
 
@@ -90,6 +108,7 @@ def test_a_conflict_in_a_batch_fails_only_its_own_command(grouped: Any) -> None:
     stale.terminate(at=stale.started_at, reason="admin_terminated", actor="b")
     fresh = new_session("fresh")
     batches = ledger.committer.batches
+    hold_for_one_batch(ledger.committer, size=2)
     results = in_threads(
         lambda: ledger.committer.commit([stale]),
         lambda: ledger.committer.commit([fresh]),
@@ -107,6 +126,7 @@ def test_two_commands_writing_the_same_version_in_one_batch(grouped: Any) -> Non
     two = deepcopy(one)
     one.terminate(at=one.started_at, reason="logout", actor="a")
     two.terminate(at=two.started_at, reason="browser_closed", actor="b")
+    hold_for_one_batch(ledger.committer, size=2)
     results = in_threads(
         lambda: ledger.committer.commit([one]), lambda: ledger.committer.commit([two])
     )

@@ -108,6 +108,7 @@ def test_a_process_receives_the_account_events_it_consumes_and_skips_the_rest(
         system.ledger.start_session(tenant="acme", user_id="ann", session_id="s2")
         system.ledger.reset_password(tenant="acme", user_id="ann", actor="helpdesk")
         head = system.ledger.recorder.max_notification_id()
+        assert head is not None
         deadline = time.monotonic() + 20
         while runner.runner is None and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -115,22 +116,30 @@ def test_a_failed_runner_is_restarted_from_its_tracking_position(
 def test_a_second_process_waits_for_the_projection_lock(
     make_settings: Callable[..., Settings],
 ) -> None:
-    import threading
-
     settings = make_settings()
     bootstrap(settings, run_projections=False).close()
-    first, second = (ProjectionLock("active_sessions", settings.views_url) for _ in range(2))
+    refused = threading.Semaphore(0)
+    first = ProjectionLock("active_sessions", settings.views_url)
+    second = ProjectionLock(
+        "active_sessions", settings.views_url, retry_s=0.01, on_busy=refused.release
+    )
     stop = threading.Event()
     assert first.acquire(stop)
     got: list[bool] = []
     waiter = threading.Thread(target=lambda: got.append(second.acquire(stop)))
     waiter.start()
-    time.sleep(1.5)
-    assert got == []
-    first.release()
-    waiter.join(timeout=10)
-    assert got == [True]
-    second.release()
+    try:
+        # Refused twice: the waiter tried, found the lock held, and tried again, still waiting.
+        assert refused.acquire(timeout=10) and refused.acquire(timeout=10)
+        assert got == []
+        first.release()
+        waiter.join(timeout=10)
+        assert got == [True]
+    finally:
+        stop.set()
+        first.release()
+        waiter.join(timeout=10)
+        second.release()
 
 
 def test_runners_see_events_written_by_another_process(

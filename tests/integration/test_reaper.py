@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from ledger.aggregates import Session, session_uuid
 from ledger.bootstrap import LedgerSystem
 from ledger.reaper import Reaper, reap
 from tests.conftest import FakeClock
@@ -50,5 +51,5 @@ def test_the_background_reaper_runs_periodically(system: LedgerSystem, clock: Fa
     finally:
         reaper.stop()
     assert reaper.expired == 1
-    record = system.ledger.repository.get(__import__("ledger").aggregates.session_uuid("acme", "s"))
+    record: Session = system.ledger.repository.get(session_uuid("acme", "s"))
     assert record.termination_reason == "idle_timeout"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from ledger.bootstrap import LedgerSystem, bootstrap
 from ledger.config import Settings
+from ledger.projections.batching import SessionView
 from ledger.projections.rebuild import SCRATCH_PREFIX, rebuild
 from ledger.projections.runner import APP_NAME
 from tests.seeding import seed_sessions
@@ -66,6 +67,19 @@ def test_a_rebuild_while_commands_arrive_loses_nothing(system: LedgerSystem) -> 
     app.close()
 
 
+def table_names(view: SessionView, settings: Settings) -> set[str]:
+    """The tables of the views' database (of its schema on PostgreSQL)."""
+    with view.read() as c:
+        if view.dialect == "sqlite":
+            c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        else:
+            c.execute(
+                "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ?",
+                (settings.views_url.schema,),
+            )
+        return {row["name"] for row in c.fetchall()}
+
+
 def test_an_empty_log_rebuilds_to_empty_views(
     make_settings: Callable[..., Settings],
 ) -> None:
@@ -76,6 +90,9 @@ def test_an_empty_log_rebuilds_to_empty_views(
         assert result.swapped and result.events == 0 and result.position is None
         assert list(system.active.rows()) == []
         assert system.active.max_tracking_id(APP_NAME) is None
-        assert SCRATCH_PREFIX == "rebuild_"
+        names = table_names(system.active, settings)
+        assert {system.active.prefix + t for t in system.active.view_tables()} <= names
+        assert system.active.prefix != SCRATCH_PREFIX
+        assert not [n for n in names if n.startswith(SCRATCH_PREFIX)], "scratch tables were left"
     finally:
         system.close()

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests import persistence as library_cases
@@ -25,14 +26,14 @@ from tests.conftest import REQUIRE_POSTGRES
 
 @pytest.fixture(autouse=True)
 def _databases(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    request.cls.tmp_path = tmp_path  # type: ignore[union-attr]
+    request.cls.tmp_path = tmp_path
     if getattr(request.cls, "needs_postgres", False):
         db = request.getfixturevalue("postgres_database")
         if db is None:
             if REQUIRE_POSTGRES:
                 pytest.fail("PostgreSQL required but not configured")
             pytest.skip("PostgreSQL not configured (set LEDGER_TEST_POSTGRES_URL)")
-        request.cls.db = db  # type: ignore[union-attr]
+        request.cls.db = db
 
 
 class SQLiteCase:
@@ -105,7 +106,7 @@ class TestPostgresAppendOnly(PostgresCase):
 
     def test_changes_to_recorded_events_are_refused(self) -> None:
         recorder = self.create_recorder()
-        stored = library_cases.StoredEvent(
+        stored = StoredEvent(
             originator_id=uuid.uuid4(), originator_version=1, topic="t", state=b"{}"
         )
         recorder.insert_events([stored])

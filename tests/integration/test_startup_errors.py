@@ -67,7 +67,7 @@ def test_a_database_of_a_newer_schema_version_is_refused(
             conn.execute(statement.format("ledger_meta"))
     else:
         with psycopg.connect(**url.conninfo(), autocommit=True) as conn:
-            conn.execute(statement.format(f'"{url.schema}".ledger_meta'))  # type: ignore[arg-type]
+            conn.execute(statement.format(f'"{url.schema}".ledger_meta'))
     with pytest.raises(ConfigError, match="schema version 99; this ledger reads version 1"):
         bootstrap(settings, run_projections=False)
 
@@ -98,7 +98,7 @@ def test_an_insert_only_role_records_events_but_cannot_change_them(
     role = f"ledger_app_{uuid.uuid4().hex[:8]}"
     url = owner.events_url
     with psycopg.connect(**url.conninfo(), autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {role} LOGIN")  # type: ignore[arg-type]
+        conn.execute(f"CREATE ROLE {role} LOGIN")
     init = subprocess.run(
         [sys.executable, "-m", "ledger.cli", "db", "init", "--grant-to", role],
         env={**os.environ, "LEDGER_DATABASE_URL": owner.database_url},
@@ -130,7 +130,7 @@ def test_an_insert_only_role_records_events_but_cannot_change_them(
     with psycopg.connect(**role_url.conninfo(), autocommit=True) as conn:
         for statement in ("UPDATE {} SET topic='x'", "DELETE FROM {}", "CREATE TABLE {}_x (a int)"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(statement.format(f'"{url.schema}".sessionledger_events'))  # type: ignore[arg-type]
+                conn.execute(statement.format(f'"{url.schema}".sessionledger_events'))
 
 
 def test_serve_with_a_misspelt_variable_says_one_line_and_exits_2(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -149,41 +148,49 @@ def test_pages_chain_by_cursor_without_gaps_or_repeats(
 def test_pagination_under_concurrent_starts_and_ends_neither_skips_nor_repeats(
     system: LedgerSystem, clock: FakeClock
 ) -> None:
-    """Sessions present throughout the paging all appear exactly once."""
+    """Sessions present throughout the paging all appear exactly once.
+
+    The changes are interleaved deterministically: between two page fetches a newer session
+    starts (ahead of the cursor) and a not-yet-listed one ends (behind it), and the view has
+    them before the next fetch. Neither kind may appear on a later page, and the churn must be
+    visible on a fresh first page, so the paging really ran against a changing view.
+    """
     last = None
     for n in range(30):
         clock.advance(seconds=1)
         last = start(system, f"keep{n}")
+        if n % 3 == 1:
+            start(system, f"doomed{n}")
     settle(system, last)
-    stop = threading.Event()
-
-    def churn() -> None:
-        n = 0
-        while not stop.is_set():
-            sid = f"churn{n}"
-            system.ledger.start_session(tenant="acme", user_id="bob", session_id=sid)
-            system.ledger.terminate_session(
-                tenant="acme", session_id=sid, reason="logout", actor="i"
-            )
-            n += 1
-
-    thread = threading.Thread(target=churn)
-    thread.start()
-    try:
-        seen: list[str] = []
-        cursor = None
-        while True:
-            page = system.active.list_sessions("acme", now=clock(), limit=4, cursor=cursor)
-            seen += [s.id for s in page.sessions]
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-    finally:
-        stop.set()
-        thread.join()
-    kept = [sid for sid in seen if sid.startswith("keep")]
-    assert sorted(kept) == sorted(f"keep{n}" for n in range(30))
+    doomed = sorted((f"doomed{n}" for n in range(30) if n % 3 == 1), key=lambda d: int(d[6:]))
+    seen: list[str] = []
+    started: list[str] = []
+    ended: list[str] = []
+    cursor = None
+    while True:
+        page = system.active.list_sessions("acme", now=clock(), limit=4, cursor=cursor)
+        seen += [s.id for s in page.sessions]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+        clock.advance(seconds=1)
+        started.append(f"new{len(started)}")
+        position = start(system, started[-1], user="bob")
+        unseen = [d for d in doomed if d not in seen and d not in ended]
+        if unseen:  # the oldest one not listed yet, so it lies behind the cursor
+            ended.append(unseen[0])
+            position = system.ledger.terminate_session(
+                tenant="acme", session_id=ended[-1], reason="logout", actor="i"
+            ).position
+        settle(system, position)
+    assert sorted(sid for sid in seen if sid.startswith("keep")) == sorted(
+        f"keep{n}" for n in range(30)
+    )
     assert len(seen) == len(set(seen))
+    assert len(started) >= 5 and len(ended) >= 5, "the churn ran between the pages"
+    assert not set(seen) & (set(started) | set(ended))
+    fresh = system.active.list_sessions("acme", now=clock(), limit=len(started))
+    assert [s.id for s in fresh.sessions] == list(reversed(started))
 
 
 def test_history_in_a_time_range(system: LedgerSystem, clock: FakeClock) -> None:

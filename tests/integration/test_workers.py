@@ -24,8 +24,10 @@ def _wait(condition: Callable[[], bool], seconds: float = 10) -> bool:
 def test_a_periodic_worker_keeps_running_after_its_job_fails_and_can_be_restarted() -> None:
     runs: list[int] = []
     ran = threading.Event()
+    runners: set[threading.Thread] = set()
 
     def job() -> None:
+        runners.add(threading.current_thread())
         runs.append(1)
         ran.set()
         if len(runs) == 1:
@@ -37,9 +39,9 @@ def test_a_periodic_worker_keeps_running_after_its_job_fails_and_can_be_restarte
     worker.stop()
     assert worker.failures == 1
     assert worker.last_error == "RuntimeError: first run fails"
+    # Stopped means no thread that ran the job is alive: none can run it again.
+    assert runners and not any(t.is_alive() for t in runners)
     stopped_at = len(runs)
-    time.sleep(0.05)
-    assert len(runs) == stopped_at
     worker.start()
     assert _wait(lambda: len(runs) > stopped_at)
     worker.stop()

@@ -63,7 +63,7 @@ def transmitter(outbound_settings: Settings, clock: Any) -> Iterator[Any]:
 
     system = bootstrap(outbound_settings, run_projections=True)
     with TestClient(create_app(outbound_settings, system=system)) as client:
-        client.system = system  # type: ignore[attr-defined]
+        client.system = system
         yield client
     system.close()
 

@@ -13,10 +13,10 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 from joserfc import jws
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 from standardwebhooks import Webhook
 
 SET_TYPE = "secevent+jwt"
@@ -94,7 +94,7 @@ class SetReceiver(Receiver):
     """An SSF push receiver (RFC 8935 §2)."""
 
     def __init__(self, *, jwks: dict[str, Any], issuer: str, audience: str, port: int = 0) -> None:
-        self.keys = KeySet.import_key_set(jwks)
+        self.keys = KeySet.import_key_set(cast(KeySetSerialization, jwks))
         self.issuer, self.audience = issuer, audience
         super().__init__(port)
 

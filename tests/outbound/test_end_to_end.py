@@ -9,6 +9,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from ledger.outbound.signals import (
     SESSION_REVOKED,
     WEBHOOK_TYPES,
 )
+from tests.conftest import FakeClock
 from tests.outbound.conftest import TRANSMITTER, auth, wait_until
 from tests.outbound.receivers import SetReceiver, WebhookReceiver, verify_set
 from tests.outbound.test_delivery import settle
@@ -65,9 +67,11 @@ def with_inbound(
     )
     values = outbound_settings.model_dump() | {"connections_file": tmp_path / "connections.toml"}
     settings = make_settings(**values)
-    system = bootstrap(settings, run_projections=True)
+    clock = FakeClock(datetime.now(UTC))  # today, so the IdP's and receivers' checks agree
+    system = bootstrap(settings, clock=clock, run_projections=True)
     with TestClient(create_app(settings, system=system)) as client:
-        client.system = system  # type: ignore[attr-defined]
+        client.system = system
+        client.clock = clock
         yield client, idp
     system.close()
 
@@ -106,7 +110,7 @@ def _commands(client: Any, s: Settings, idp: Any) -> None:
     lock = client.post("/v1/users/dave/revoke", json={"reason": "account_locked"}, headers=ingest)
     assert lock.status_code == 200, lock.text
     _idp_revokes(client, idp, "erin", "e1")
-    time.sleep(1.2)
+    client.clock.advance(seconds=1)  # c1's idle timeout passes
     client.system.ledger.expire_sessions([("acme", "c1")])  # what the reaper does
 
 

@@ -141,6 +141,7 @@ def test_disable_drops_and_redeliver_requeues(ledger_and_store: Any) -> None:
     [message] = queue.pending(store, "r1", limit=10)
     queue.delivered(store, message)
     assert queue.pending(store, "r1", limit=10) == []
+    assert message.position is not None
     assert queue.redeliver(store, "r1", from_position=message.position) == 1
     [again] = queue.pending(store, "r1", limit=10)
     assert again.msg_id == message.msg_id  # the same jti

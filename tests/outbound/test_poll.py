@@ -84,7 +84,13 @@ def test_long_poll_returns_when_events_come(transmitter: Any, outbound_settings:
 def test_bad_poll_requests(transmitter: Any, outbound_settings: Settings) -> None:
     s = outbound_settings
     sid, path = poll_stream(transmitter, s)
-    for body in ({"maxEvents": -1}, {"ack": "x"}, {"setErrs": []}, {"returnImmediately": "yes"}):
+    bodies: list[dict[str, Any]] = [
+        {"maxEvents": -1},
+        {"ack": "x"},
+        {"setErrs": []},
+        {"returnImmediately": "yes"},
+    ]
+    for body in bodies:
         response = transmitter.post(path, json=body, headers=auth(s))
         assert response.status_code == 400, body
     other = transmitter.post(path, json={}, headers=auth(s, sub="rp-2"))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 from joserfc import jws
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from ledger.errors import ConfigError
 from ledger.outbound.keys import SigningKeys, parse_pem_keys, thumbprint
@@ -68,7 +69,7 @@ def test_jti_is_stable_per_receiver_and_unique_across() -> None:
 def test_signature_verifies_with_joserfc(key_file: Path) -> None:
     keys = SigningKeys(parse_pem_keys(key_file.read_bytes()))
     token = keys.sign(dict(_claims()))
-    key_set = KeySet.import_key_set(keys.jwks())
+    key_set = KeySet.import_key_set(cast(KeySetSerialization, keys.jwks()))
     verified = jws.deserialize_compact(token, key_set, algorithms=["RS256"])
     assert verified.headers()["typ"] == "secevent+jwt"
     assert verified.headers()["kid"] == keys.keys[0].kid
@@ -95,7 +96,7 @@ def test_bad_keys_are_refused() -> None:
 
 def test_subject_matching() -> None:
     members = subject_members(SIGNAL, user_iss=IDP)
-    alice = {"format": "iss_sub", "iss": IDP, "sub": "alice"}
+    alice: dict[str, object] = {"format": "iss_sub", "iss": IDP, "sub": "alice"}
     assert subject_matches(alice, members)
     assert subject_matches({"format": "opaque", "id": "s1"}, members)  # the session
     assert not subject_matches(
@@ -109,7 +110,7 @@ def test_subject_matching() -> None:
 
 
 def test_default_subjects() -> None:
-    alice = {"format": "iss_sub", "iss": IDP, "sub": "alice"}
+    alice: dict[str, object] = {"format": "iss_sub", "iss": IDP, "sub": "alice"}
 
     def gets(default: str, inc: list[dict[str, object]], exc: list[dict[str, object]]) -> bool:
         return wanted(SIGNAL, user_iss=IDP, default_subjects=default, included=inc, excluded=exc)

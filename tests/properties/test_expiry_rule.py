@@ -44,7 +44,7 @@ def story(sid: str, started: datetime, idle: int, hard: int, active_after_us: in
         idle_timeout_s=idle,
         max_lifetime_s=hard,
     )
-    session._activity_recorded(at=started + timedelta(microseconds=active_after_us), ip=None)  # type: ignore[attr-defined]
+    session._activity_recorded(at=started + timedelta(microseconds=active_after_us), ip=None)
     return session
 
 

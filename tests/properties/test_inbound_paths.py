@@ -27,7 +27,8 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from hypothesis import given
+from eventsourcing.application import AggregateNotFoundError
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jwt import PyJWK
 from jwt.algorithms import RSAAlgorithm
@@ -81,7 +82,7 @@ def keys() -> TokenVerifier:
 
 def adapters() -> dict[str, Adapter]:
     verifier = keys()
-    common = {"tenant": TENANT, "issuer": ISSUER}
+    common: dict[str, Any] = {"tenant": TENANT, "issuer": ISSUER}
     return {
         "wso2": Wso2Adapter(Connection(name="wso2", kind="wso2", secret=SECRET, **common)),
         "keycloak": KeycloakAdapter(
@@ -125,6 +126,7 @@ def _set(claims: dict[str, Any], *, typ: str, media: str, form: bool = False) ->
 def wso2(step: tuple[Any, ...], at: datetime, owner: dict[str, str]) -> InboundRequest | None:
     ms, base = int(at.timestamp() * 1000), "https://schemas.identity.wso2.org/events/"
     kind = step[0]
+    event: dict[str, Any]
     if kind == "start":
         event = {"user": {"id": step[1]}, "session": {"id": step[2], "loginTime": ms}}
         uri = "session/event-type/sessionEstablished"
@@ -197,7 +199,8 @@ def ssf(step: tuple[Any, ...], at: datetime, owner: dict[str, str]) -> InboundRe
         "https://schemas.openid.net/secevent/risc/event-type/",
     )
     kind, ts = step[0], int(at.timestamp())
-    user = {"format": "opaque", "id": step[1]} if kind != "logout" else None
+    user: dict[str, Any] | None = {"format": "opaque", "id": step[1]} if kind != "logout" else None
+    sub: dict[str, Any] | None
     if kind == "start":
         sub = {"format": "complex", "user": user, "session": {"format": "opaque", "id": step[2]}}
         events: dict[str, Any] = {caep + "session-established": {"event_timestamp": ts}}
@@ -247,7 +250,7 @@ def ssf(step: tuple[Any, ...], at: datetime, owner: dict[str, str]) -> InboundRe
 def oidc(step: tuple[Any, ...], at: datetime, owner: dict[str, str]) -> InboundRequest | None:
     if step[0] != "logout":
         return None  # told through the ingest API on both sides
-    event = {"http://schemas.openid.net/event/backchannel-logout": {}}
+    event: dict[str, Any] = {"http://schemas.openid.net/event/backchannel-logout": {}}
     claims = {"sid": step[1], "sub": owner.get(step[1], "nobody"), "events": event}
     return _set(claims, typ="logout+jwt", media="application/x-www-form-urlencoded", form=True)
 
@@ -267,13 +270,14 @@ def expected_actor(kind: str, step: tuple[Any, ...], owner: dict[str, str]) -> s
     if step[0] == "reset" or kind == "oidc":
         return step[1] if kind != "oidc" else "idp"
     reason = step[2]
-    return {
+    actors: dict[str, str] = {
         "wso2": {"account_locked": "wso2:system"}.get(reason, "wso2:admin"),
         "keycloak": {"account_locked": "keycloak:system", "account_disabled": "kc-admin"}.get(
             reason, step[1]
         ),
         "ssf": {"account_locked": "ssf:policy"}.get(reason, "ssf:admin"),
-    }[kind]
+    }
+    return actors[kind]
 
 
 def ingest_step(ledger: SessionLedger, step: tuple[Any, ...], at: datetime, actor: str) -> None:
@@ -294,11 +298,11 @@ def ingest_step(ledger: SessionLedger, step: tuple[Any, ...], at: datetime, acto
 
 
 def endings(ledger: SessionLedger) -> dict[str, tuple[Any, ...]]:
-    found = {}
+    found: dict[str, tuple[Any, ...]] = {}
     for sid in ("s1", "s2", "s3"):
         try:
-            session = ledger.repository.get(session_uuid(TENANT, sid))
-        except Exception:
+            session: Session = ledger.repository.get(session_uuid(TENANT, sid))
+        except AggregateNotFoundError:
             continue
         assert isinstance(session, Session)
         found[sid] = (
@@ -316,12 +320,16 @@ def open_ledger(path: Path, clock: FakeClock) -> SessionLedger:
     return SessionLedger(url.library_env(pool_size=2), clock=clock, group_commit=False)
 
 
-@pytest.fixture
-def workdir(tmp_path: Path) -> Callable[[], Path]:
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Path]:
+    """New database paths, never reused across examples (a session-scoped folder)."""
+    folder = tmp_path_factory.mktemp("paths")
     counter = iter(range(10**6))
-    return lambda: tmp_path / f"l{next(counter)}.sqlite3"
+    return lambda: folder / f"l{next(counter)}.sqlite3"
 
 
+# Only module-scoped fixtures: the function-scoped-fixture health check stays on.
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(kind=st.sampled_from(sorted(RENDER)), story=st.lists(STEP, min_size=2, max_size=10))
 def test_a_story_through_a_connection_ends_like_through_the_ingest_api(
     workdir: Callable[[], Path], kind: str, story: list[tuple[Any, ...]]

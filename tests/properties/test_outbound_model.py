@@ -5,11 +5,10 @@ subjects), each once. The expectation is computed here from the log, independent
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
 from typing import Any
 
-from hypothesis import given
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.aggregates.errors import LedgerError
@@ -109,16 +108,20 @@ def observed(store: OutboxStorage, stream_id: str) -> list[tuple[Any, ...]]:
     return got
 
 
+# Only session-scoped fixtures: the function-scoped-fixture health check stays on.
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(
     cmds=commands,
     wanted=st.sets(st.sampled_from(ALL_EVENTS), min_size=1),
     removed=st.sampled_from([None, "u1"]),
 )
 def test_a_receiver_gets_what_the_log_says(
-    tmp_path: Path, cmds: list[Any], wanted: set[str], removed: str | None
+    tmp_path_factory: pytest.TempPathFactory,
+    cmds: list[Any],
+    wanted: set[str],
+    removed: str | None,
 ) -> None:
-    folder = tmp_path / uuid.uuid4().hex
-    folder.mkdir()
+    folder = tmp_path_factory.mktemp("outbound")  # one per example
     (folder / "key.pem").write_bytes(KEY)
     settings = load_settings(
         database_url=f"sqlite:///{folder}/ledger.sqlite3",

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,7 +105,7 @@ def sessions(draw: st.DrawFn) -> SessionRecord:
         expires_at=started + timedelta(days=1),
         ip=ip,
         user_agent=draw(st.none() | st.text(max_size=20)),
-        applications=[{"id": i, "name": n} if n else {"id": i} for i, n in apps],  # type: ignore[misc]
+        applications=[{"id": i, "name": n} if n else {"id": i} for i, n in apps],
     )
 
 
@@ -143,7 +144,7 @@ def predicate(triples: list[tuple[str, str, str]], s: SessionRecord) -> bool:
             if not ok:
                 return False
             continue
-        test = {
+        test: Callable[[str, str], bool] = {
             "eq": lambda have, want: have == want,
             "sw": lambda have, want: have[: len(want)] == want,
             "ew": lambda have, want: (
@@ -169,7 +170,7 @@ def filter_and_session(draw: st.DrawFn) -> tuple[list[tuple[str, str, str]], Ses
         else:
             own = field_values(s, attribute)
             picks = [v for v in own if v]
-            if picks and draw(st.booleans()):
+            if len(picks) > 0 and draw(st.booleans()):
                 whole = draw(st.sampled_from(picks))
                 cut = draw(st.integers(1, len(whole)))
                 value = draw(st.sampled_from([whole, whole[:cut], whole[-cut:], whole[1:-1]]))

@@ -14,8 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from ledger.log_store import LogStore
 from ledger.persistence.url import DatabaseURL
@@ -46,15 +45,15 @@ def raw_sql(database_url: str) -> Iterator[Callable[..., Any]]:
     """`execute(sql, params)` on the database, autocommit, `?` placeholders on both backends."""
     url = DatabaseURL.parse(database_url)
     if url.is_postgres:
-        with psycopg.connect(**url.conninfo(), autocommit=True) as conn:  # type: ignore[arg-type]
+        with psycopg.connect(**url.conninfo(), autocommit=True) as conn:
             conn.execute(f'SET search_path TO "{url.schema}"')
             yield lambda q, p=(): _rows(conn.execute(q.replace("?", "%s"), p))
         return
-    conn = sqlite3.connect(str(url.path), isolation_level=None)
+    lite = sqlite3.connect(str(url.path), isolation_level=None)
     try:
-        yield lambda q, p=(): _rows(conn.execute(q, p))
+        yield lambda q, p=(): _rows(lite.execute(q, p))
     finally:
-        conn.close()
+        lite.close()
 
 
 def _rows(cursor: Any) -> list[Any]:

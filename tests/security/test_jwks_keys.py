@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from jwt import PyJWK
 
+from ledger.api.context import ApiContext
 from ledger.keys.jwks import JwksCache, KeysUnavailable, TokenRefused
 from tests.api.conftest import KeyPair, Minter
 from tests.security.conftest import JwksServer, assert_problem
@@ -23,9 +24,17 @@ def test_a_key_withdrawn_by_the_idp_stops_counting_when_the_set_expires(
     client = make_client(
         jwt_secret=None, jwks_file=None, jwks_url=jwks_server.url, jwks_lifetime_s=1
     )
+    context: ApiContext = client.app.state.ledger  # type: ignore[attr-defined]
+    assert context.verifier.url_keys is not None
+    clock = Clock()
+    clock.now = time.monotonic()  # before the first fetch: the set's times are on this clock
+    context.verifier.url_keys.clock = clock
     assert client.get("/v1/me/sessions", headers=rs.auth()).status_code == 200
     jwks_server.keys = [ec_key.jwk]  # the RSA key is withdrawn after a compromise
-    time.sleep(1.2)  # the set's lifetime (LEDGER_JWKS_LIFETIME_S=1) passes
+    clock.now += 0.999
+    assert client.get("/v1/me/sessions", headers=rs.auth()).status_code == 200  # still the set
+    assert jwks_server.requests == 1
+    clock.now += 0.001  # the set's lifetime (LEDGER_JWKS_LIFETIME_S=1) has passed
     body = assert_problem(client.get("/v1/me/sessions", headers=rs.auth()), 401, "unauthorized")
     assert body["detail"] == "unknown signing key"
     assert client.get("/v1/me/sessions", headers=Minter(ec_key).auth()).status_code == 200

@@ -51,9 +51,11 @@ def test_without_issuer_or_audience_the_ledger_refuses_to_start(
 
 
 def test_the_documented_opt_out_and_development_mode_start_without_them() -> None:
-    load_settings(jwt_secret=SECRET, unsafe_skip_issuer_audience=True)
-    load_settings(jwt_secret=SECRET, dev_mode=True)
-    load_settings(jwt_secret=SECRET, jwt_issuer="https://idp", jwt_audience="ledger")
+    opted_out = load_settings(jwt_secret=SECRET, unsafe_skip_issuer_audience=True)
+    assert (opted_out.jwt_issuer, opted_out.jwt_audience) == (None, None)
+    assert load_settings(jwt_secret=SECRET, dev_mode=True).dev_mode
+    both = load_settings(jwt_secret=SECRET, jwt_issuer="https://idp", jwt_audience="ledger")
+    assert (both.jwt_issuer, both.jwt_audience) == ("https://idp", "ledger")
 
 
 def test_logout_tokens_for_another_client_are_refused_even_with_the_opt_out(

@@ -34,7 +34,7 @@ def test_auth_methods_are_deduplicated_and_bounded() -> None:
     with pytest.raises(InvalidInput):
         check.auth_methods(["x"] * 17)
     with pytest.raises(InvalidInput):
-        check.auth_methods("pwd")  # type: ignore[arg-type]
+        check.auth_methods("pwd")
 
 
 def test_overlong_text_is_refused() -> None:

@@ -16,8 +16,8 @@ from ledger.api.pages import PAGES_DIR, device_label
 from ledger.bootstrap import bootstrap
 from ledger.config import Settings, load_settings
 from ledger.keys.dev_tokens import mint_token
-from tests.browser.conftest import UA
 from tests.conftest import FakeClock
+from tests.user_agents import UA
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
