@@ -13,7 +13,7 @@
   their `reconnect_timeout`, see `ledger.persistence.pools`).
 * `database_problem` says what `/readyz` reports: a closed gate, or a (nearly) full disk
   under an SQLite file.
-Tests: tests/faults/test_postgres_faults.py, tests/integration/test_database_gate.py.
+Tests: tests/faults/test_gate.py, tests/faults/test_postgres_faults.py.
 """
 
 from __future__ import annotations

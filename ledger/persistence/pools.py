@@ -12,7 +12,7 @@ is one of these:
   `connect_timeout`; the library passes none);
 * `get_connection` asks the database's gate first (`ledger.persistence.gate`): while the
   database is away it raises `DatabaseUnavailable` at once.
-Tests: tests/integration/test_database_gate.py, tests/faults/test_postgres_faults.py.
+Tests: tests/faults/test_gate.py, tests/faults/test_postgres_faults.py.
 """
 
 from __future__ import annotations

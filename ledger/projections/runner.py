@@ -51,8 +51,12 @@ class ProjectionLock:
     def acquire(self, stop: threading.Event) -> bool:
         """Block until held (True) or until `stop` is set (False)."""
         while not stop.is_set():
-            if self._try():
-                return True
+            try:
+                if self._try():
+                    return True
+            except psycopg.Error as e:  # the database is away: try again, never give up
+                log.warning("projection lock %s: %s", self.name, e)
+                self.release()
             stop.wait(1.0)
         return False
 

@@ -76,7 +76,9 @@ class Cluster:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres connect_timeout=2"
 
     def start(self) -> None:
-        """Start and wait until it accepts connections."""
+        """Start (unless running) and wait until it accepts connections."""
+        if self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0:
+            return
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:
