@@ -41,13 +41,9 @@ def test_only_failures_of_the_connection_close_the_gate() -> None:
 
 
 def test_a_full_disk_is_recognised_through_the_chain_of_causes() -> None:
-    try:
-        try:
-            raise psycopg.errors.DiskFull("could not extend file: No space left on device")
-        except psycopg.Error as e:
-            raise RuntimeError("insert failed") from e
-    except RuntimeError as wrapped:
-        assert is_disk_full(wrapped)
+    wrapped = RuntimeError("insert failed")
+    wrapped.__cause__ = psycopg.errors.DiskFull("could not extend file: No space left on device")
+    assert is_disk_full(wrapped)
     assert is_disk_full(RuntimeError("database or disk is full"))  # SQLite's SQLITE_FULL
     assert not is_disk_full(psycopg.OperationalError("connection refused"))
 
