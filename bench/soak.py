@@ -239,8 +239,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             traffic.done.clear()
             stop = threading.Event()
             figures: list[dict[str, Any]] = []
-            sampler = threading.Thread(target=lambda: figures.extend(
-                sample(traffic, pid=proc.pid, url=url, stop=stop, minute_s=args.minute_s)))  # fmt: skip
+
+            def sampling() -> None:
+                figures.extend(
+                    sample(traffic, pid=proc.pid, url=url, stop=stop, minute_s=args.minute_s)
+                )
+
+            sampler = threading.Thread(target=sampling)
             sampler.start()
             drive(traffic, clients=args.clients, seconds=args.minutes * 60, rate=rate)
             stop.set()
