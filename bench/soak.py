@@ -186,6 +186,8 @@ def sample(traffic: Traffic, *, pid: int, url: DatabaseURL, stop: threading.Even
             lag = view_lag(traffic.base)
             if lag is not None:
                 lags.append(lag)
+        if stop.is_set() and time.monotonic() < end - minute_s / 2:
+            break  # the run ended early in this minute: too little to stand for one
         batch, seen = traffic.done[seen:], len(traffic.done)
         rss, fds = process_figures(pid)
         commands = sorted(ms for _, op, ms, _ in batch if op != "read")

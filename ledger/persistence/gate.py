@@ -35,6 +35,9 @@ from ledger.persistence.url import DatabaseURL
 
 log = logging.getLogger("ledger.persistence")
 PROBE_INTERVAL_S = 0.25
+RECENT_S = 0.5
+"""A probe that succeeded this recently stands for the next suspicions (a busy pool's timeouts
+must not become a probe each)."""
 MIN_FREE_BYTES = 1 << 20
 """Below this much free space under an SQLite file, the ledger reports itself not ready."""
 UNREACHABLE = "the database is not reachable"
@@ -79,6 +82,7 @@ class DatabaseGate:
         self.conninfo = {**conninfo, "connect_timeout": connect_timeout_s, "autocommit": True}
         self.cause: str | None = None
         self.down_since: float | None = None
+        self._answered_at = 0.0  # when a probe last succeeded
         self._probing = threading.Lock()
         self._pools: weakref.WeakSet[ConnectionPool[Any]] = weakref.WeakSet()
 
@@ -101,8 +105,11 @@ class DatabaseGate:
         """After a connection failure: probe now; raise `DatabaseUnavailable` if it is away."""
         with self._probing:  # one probe at a time; the others see its verdict
             if self.down_since is None:
+                if time.monotonic() - self._answered_at < RECENT_S:
+                    return  # a busy pool, not a database away: it answered just now
                 cause = self.probe()
                 if cause is None:
+                    self._answered_at = time.monotonic()
                     return
                 self._close(cause, error)
         self.check()
