@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 import jwt
+from typer.testing import CliRunner
 
+from replay_tools.cli import app as replay_app
 from tests.faults.cluster import free_port
 
 SECRET = "fault-tests-secret-" + "x" * 40
@@ -210,18 +212,26 @@ class Prober:
         return [p for p in self.probes if start <= p.sent <= end]
 
 
-def replay(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`ledger-replay ARGS` on `database_url`."""
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ledger-replay"), *args],
-        env=ledger_env(database_url), capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+@dataclass
+class Replayed:
+    """What one `ledger-replay` command printed and its exit code."""
+
+    returncode: int
+    stdout: str
+    output: str  # stdout and stderr
+
+
+def replay(database_url: str, *args: str) -> Replayed:
+    """`ledger-replay ARGS` on `database_url` (the very command, in this process: no start-up)."""
+    env = {"LEDGER_DATABASE_URL": database_url}
+    done = CliRunner().invoke(replay_app, list(args), env=env, catch_exceptions=False)
+    return Replayed(done.exit_code, done.stdout, done.output)
 
 
 def logged_sessions(database_url: str) -> set[str]:
     """Every session whose start is in the log (read with `ledger-replay export`)."""
     done = replay(database_url, "export", "--format", "jsonl", "--tenant", "acme")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.output
     events: list[dict[str, Any]] = [json.loads(line) for line in done.stdout.splitlines() if line]
     return {e["session_id"] for e in events if e["event"] == "Session.Started"}
 
@@ -229,8 +239,8 @@ def logged_sessions(database_url: str) -> set[str]:
 def verify(database_url: str) -> None:
     """`ledger-replay verify` passes: the views equal a rebuild from the log."""
     done = replay(database_url, "verify")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "active_sessions: identical" in done.stdout + done.stderr, done.stdout + done.stderr
+    assert done.returncode == 0, done.output
+    assert "active_sessions: identical" in done.output, done.output
 
 
 def read_your_write(base: str, session_id: str) -> None:
