@@ -6,7 +6,9 @@ load through the HTTP API (a real `ledger serve` process, a throw-away cluster o
 * while the database is away every request is answered within `HANG_BOUND_S` with a 503
   problem naming the cause and `Retry-After`; `/readyz` is 503, `/healthz` 200 at once;
 * once it is back the service serves again without a restart (a start is answered 201 and
-  read back from the views at once) within `RECOVERY_BOUND_S`, and `/readyz` is 200.
+  read back from the views at once) within `RECOVERY_BOUND_S`, and `/readyz` is 200;
+* after the restart, the ledger process SIGKILLed mid-load and served again loses nothing
+  either (the same check as on SQLite in test_process_faults.py, on this database).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tests.faults.harness import (
     read_your_write,
     verify,
 )
+from tests.faults.test_process_faults import kill_mid_load
 
 pytestmark = pytest.mark.faults
 RECOVERY_BOUND_S = 5.0 + 2.0  # the goal is 5 s; the margin is for a busy shared machine
@@ -64,7 +67,7 @@ def check_nothing_lost(load: Load, database_url: str) -> None:
     verify(database_url)
 
 
-def test_an_immediate_restart_loses_nothing_and_the_service_recovers_by_itself(
+def test_an_immediate_restart_then_a_killed_ledger_lose_nothing_and_the_service_recovers(
     cluster: Cluster, pg_url: str, start_ledger: StartLedger
 ) -> None:
     ledger = start_ledger(pg_url)
@@ -80,7 +83,11 @@ def test_an_immediate_restart_loses_nothing_and_the_service_recovers_by_itself(
     assert {a.status for a in load.answers} <= {201, 503}
     assert first_success_after(load, back) <= RECOVERY_BOUND_S
     read_your_write(ledger.base, "after-restart")
-    check_nothing_lost(load, pg_url)
+    ledger.stop()
+    # then the ledger itself SIGKILLed mid-load, and served again
+    killed = kill_mid_load(pg_url, start_ledger)
+    assert load.acknowledged() | killed <= logged_sessions(pg_url)
+    verify(pg_url)
 
 
 @pytest.mark.parametrize("outage_s", [OUTAGE_S])
