@@ -69,6 +69,7 @@ def timed(read: Callable[[], object]) -> tuple[float, object]:
     return time.monotonic() - started, result
 
 
+@pytest.mark.slow
 def test_a_pool_refuses_at_once_while_away_and_serves_soon_after_the_return(
     cluster: Cluster, settings: Settings
 ) -> None:
@@ -100,6 +101,7 @@ def test_a_pool_refuses_at_once_while_away_and_serves_soon_after_the_return(
         factory.close()
 
 
+@pytest.mark.slow
 def test_views_keep_up_with_writes_after_fault_upon_fault(
     cluster: Cluster, system: LedgerSystem
 ) -> None:

@@ -31,7 +31,7 @@ from tests.faults.harness import (
 )
 from tests.faults.test_process_faults import kill_mid_load
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
 RECOVERY_BOUND_S = 5.0 + 2.0  # the goal is 5 s; the margin is for a busy shared machine
 OUTAGE_S = 5.0
 """How long the database stays away (the issue measured 20 s and 40 s outages). Five seconds

@@ -33,7 +33,7 @@ from tests.faults.harness import (
     verify,
 )
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 
 def kill_mid_load(url: str, start_ledger: StartLedger) -> set[str]:
