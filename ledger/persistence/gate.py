@@ -40,6 +40,9 @@ RECENT_S = 0.5
 must not become a probe each)."""
 MIN_FREE_BYTES = 1 << 20
 """Below this much free space under an SQLite file, the ledger reports itself not ready."""
+FULL_MESSAGES = ("too many clients", "too many connections", "connection slots are reserved")
+"""PostgreSQL's refusals for want of connection slots (SQLSTATE 53300, which libpq's
+connection errors do not carry)."""
 UNREACHABLE = "the database is not reachable"
 DISK_FULL = "the database's disk is full"
 
@@ -120,6 +123,8 @@ class DatabaseGate:
             with psycopg.connect(**self.conninfo) as conn:
                 conn.execute("SELECT 1")
         except psycopg.Error as e:
+            if e.sqlstate == "53300" or any(text in str(e) for text in FULL_MESSAGES):
+                return None  # it answers, it is full: an overload, not an outage
             return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         return None
 

@@ -22,9 +22,15 @@ from psycopg_pool import PoolTimeout
 
 from ledger.bootstrap import LedgerSystem, bootstrap
 from ledger.config import Settings, load_settings
-from ledger.persistence.gate import DatabaseUnavailable, is_connection_failure, is_disk_full
+from ledger.persistence.gate import (
+    DatabaseGate,
+    DatabaseUnavailable,
+    is_connection_failure,
+    is_disk_full,
+)
 from ledger.persistence.pools import GatedPostgresDatastore
-from tests.faults.cluster import Cluster
+from ledger.persistence.url import DatabaseURL
+from tests.faults.cluster import Cluster, free_port
 
 pytestmark = pytest.mark.faults
 FAULTS = 6  # the issue saw views 10 s late after six
@@ -46,6 +52,22 @@ def test_a_full_disk_is_recognised_through_the_chain_of_causes() -> None:
     assert is_disk_full(wrapped)
     assert is_disk_full(RuntimeError("database or disk is full"))  # SQLite's SQLITE_FULL
     assert not is_disk_full(psycopg.OperationalError("connection refused"))
+
+
+def test_a_database_at_its_connection_limit_is_not_taken_for_away(
+    cluster: Cluster, pg_url: str
+) -> None:
+    with psycopg.connect(cluster.admin_dsn(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE capped LOGIN CONNECTION LIMIT 0")
+    try:
+        url = DatabaseURL.parse(pg_url.replace("postgres@", "capped@"))
+        gate = DatabaseGate(url.conninfo(), connect_timeout_s=2)
+        assert gate.probe() is None  # "too many connections": it answers, it is only full
+        stopped = DatabaseGate({**url.conninfo(), "port": free_port()}, connect_timeout_s=2)
+        assert stopped.probe() is not None  # nobody listening: away
+    finally:
+        with psycopg.connect(cluster.admin_dsn(), autocommit=True) as conn:
+            conn.execute("DROP ROLE capped")
 
 
 @pytest.fixture
