@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint fmt bench bench-full fuzz browser clean
+.PHONY: help install run test test-fast faults lint fmt bench bench-full soak fuzz browser clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ test: $(STAMP) ## run the whole test suite (Postgres tests need LEDGER_TEST_POST
 test-fast: $(STAMP) ## the tests without the slow and browser ones
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
+faults: $(STAMP) ## the fault tier alone: a throw-away PostgreSQL cluster stopped, restarted, killed
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m faults tests/faults
+
 lint: $(STAMP) ## ruff (lint and format check), mypy --strict, and the layer contracts
 	$(BIN)/ruff check ledger replay_tools tests bench
 	$(BIN)/ruff format --check ledger replay_tools tests bench
@@ -44,6 +47,9 @@ bench: $(STAMP) ## quick benchmarks (under 10 minutes): bench/results and bench/
 
 bench-full: $(STAMP) ## the benchmarks at full size (1,000,000 events)
 	$(BIN)/python -m bench --full
+
+soak: $(STAMP) ## mixed load at 70% of capacity for SOAK_MINUTES (20): bench/RESULTS.md, a plot
+	$(BIN)/python -m bench.soak --minutes $(or $(SOAK_MINUTES),20)
 
 fuzz: $(STAMP) ## a longer schemathesis run against the API
 	LEDGER_TEST_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest -q tests/api/test_schemathesis.py

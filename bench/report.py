@@ -169,6 +169,10 @@ def _cell(row: dict[str, Any] | None) -> str:
 
 
 def write_markdown(json_path: Path) -> Path:
-    """Render RESULTS.md from a results file."""
-    MARKDOWN.write_text(render(json.loads(json_path.read_text())))
+    """Render RESULTS.md from a results file (keeping the soak's section, bench/soak.py)."""
+    text = render(json.loads(json_path.read_text()))
+    old = MARKDOWN.read_text() if MARKDOWN.exists() else ""
+    if "<!-- soak -->" in old:
+        text = text.rstrip("\n") + "\n\n<!-- soak -->" + old.split("<!-- soak -->", 1)[1]
+    MARKDOWN.write_text(text)
     return MARKDOWN

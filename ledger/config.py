@@ -8,6 +8,7 @@ Tests: tests/unit/test_url_and_config.py.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import os
@@ -54,6 +55,10 @@ class Settings(BaseSettings):
     run_projections: bool = True
     projection_batch: int = Field(2000, ge=1, le=100_000)
     pg_pool_size: int = Field(10, ge=1, le=200)
+    # PostgreSQL outages: how long a request may wait, see ledger.persistence.pools.
+    db_pool_wait_s: float = Field(1.0, gt=0, le=60)
+    db_reconnect_s: float = Field(2.0, gt=0, le=600)
+    db_connect_timeout_s: int = Field(2, ge=2, le=60)
 
     jwt_secret: SecretStr | None = None
     jwks_file: Path | None = None
@@ -129,15 +134,25 @@ class Settings(BaseSettings):
 
     @property
     def events_url(self) -> DatabaseURL:
-        """The parsed events database URL."""
-        return DatabaseURL.parse(self.database_url, setting="LEDGER_DATABASE_URL")
+        """The parsed events database URL (with the pools' time bounds)."""
+        return self._bounded(DatabaseURL.parse(self.database_url, setting="LEDGER_DATABASE_URL"))
 
     @property
     def views_url(self) -> DatabaseURL:
         """The parsed views database URL (the events database unless set)."""
         if self.views_database_url is None:
             return self.events_url
-        return DatabaseURL.parse(self.views_database_url, setting="LEDGER_VIEWS_DATABASE_URL")
+        return self._bounded(
+            DatabaseURL.parse(self.views_database_url, setting="LEDGER_VIEWS_DATABASE_URL")
+        )
+
+    def _bounded(self, url: DatabaseURL) -> DatabaseURL:
+        return dataclasses.replace(
+            url,
+            pool_wait_s=self.db_pool_wait_s,
+            reconnect_s=self.db_reconnect_s,
+            connect_timeout_s=self.db_connect_timeout_s,
+        )
 
     @property
     def has_signing_keys(self) -> bool:

@@ -1,10 +1,11 @@
 """Operations endpoints: liveness, readiness with projection lag, metrics.
 
-`/readyz` is 503 when the database does not answer or a view is more than
+`/readyz` is 503 when the database is away (its gate is closed: no I/O, at once), its disk
+is full (SQLite), it does not answer within `PROBE_TIMEOUT_S`, or a view is more than
 `LEDGER_READY_MAX_LAG` notifications behind the log. None of them uses the request thread
-pool, so they answer while it is exhausted: `/healthz` does no I/O on the event loop, and
-the database reads of `/readyz` and `/metrics` run on a small executor of their own, bounded
-by `PROBE_TIMEOUT_S`. `/metrics` needs a token with `LEDGER_METRICS_SCOPE` when it is set.
+pool, so they answer while it is exhausted: `/healthz` does no I/O at all, and the database
+reads of `/readyz` and `/metrics` run on a small executor of their own, bounded by
+`PROBE_TIMEOUT_S`. `/metrics` needs a token with `LEDGER_METRICS_SCOPE` when it is set.
 Tests: tests/api/test_ops.py, tests/security/test_probes_and_outages.py.
 """
 
@@ -21,11 +22,19 @@ from starlette.responses import Response
 
 from ledger.api.auth import metrics_caller
 from ledger.api.context import ContextDep
-from ledger.api.problems import OUTAGES, ApiProblem, error_responses
+from ledger.api.problems import (
+    OUTAGES,
+    RETRY_AFTER_S,
+    ApiProblem,
+    error_responses,
+    outage_problem,
+)
 from ledger.api.responses import OrjsonResponse
+from ledger.bootstrap import LedgerSystem
+from ledger.persistence.gate import database_problem
 
 router = APIRouter(tags=["ops"])
-PROBE_TIMEOUT_S = 5.0
+PROBE_TIMEOUT_S = 1.5  # under the 2 s a probe of an orchestrator is given
 # Threads start on first use only; never shared with request handlers.
 _probes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ledger-probe")
 PROBE_ERRORS: tuple[type[Exception], ...] = (*OUTAGES, TimeoutError)
@@ -64,20 +73,39 @@ async def readyz(context: ContextDep) -> Response:
     """200 when the database answers and every view is close to the log's head."""
     system = context.ready_system()
     try:
-        lag = await probe(system.lag)
-    except PROBE_ERRORS:
-        raise ApiProblem(503, "not-ready", "Not ready", "the database does not answer") from None
+        lag = await probe(lambda: _ready_lag(system))
+    except NotReady as e:
+        raise not_ready(str(e)) from None
+    except OUTAGES as e:
+        raise not_ready(outage_problem(e)[3]) from None
+    except TimeoutError:
+        raise not_ready("the database does not answer in time") from None
     limit = context.settings.ready_max_lag
     behind = sorted(name for name, n in lag.items() if n > limit)
     if behind:
-        raise ApiProblem(
-            503,
-            "not-ready",
-            "Not ready",
-            f"{', '.join(behind)} more than {limit} notifications behind the log",
-            extra={"lag": lag},
+        raise not_ready(
+            f"{', '.join(behind)} more than {limit} notifications behind the log", lag=lag
         )
     return OrjsonResponse({"status": "ready", "lag": lag})
+
+
+class NotReady(Exception):
+    """The database cannot serve (away, or its disk full)."""
+
+
+def _ready_lag(system: LedgerSystem) -> dict[str, int]:
+    settings = system.settings
+    for url in {settings.events_url, settings.views_url}:
+        problem = database_problem(url)
+        if problem is not None:
+            raise NotReady(problem)
+    return system.lag()
+
+
+def not_ready(detail: str, **extra: object) -> ApiProblem:
+    """The 503 of `/readyz`."""
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    return ApiProblem(503, "not-ready", "Not ready", detail, headers=headers, extra=extra)
 
 
 @router.get(

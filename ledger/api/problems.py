@@ -2,7 +2,8 @@
 
 Domain errors (`LedgerError`) map by `DOMAIN_PROBLEMS` (the domain knows no HTTP); FastAPI's
 validation errors, unknown routes and wrong methods are rewritten; a database outage is a
-503, never a traceback. Tests: tests/api/test_errors.py.
+503 naming the cause (`Retry-After` set), a full disk under the database a 507 (RFC 4918
+§11.5), never a traceback. Tests: tests/api/test_errors.py, tests/faults/.
 """
 
 from __future__ import annotations
@@ -25,13 +26,18 @@ from starlette.routing import Match
 from ledger.aggregates import errors as domain
 from ledger.aggregates.errors import LedgerError
 from ledger.api.responses import OrjsonResponse
+from ledger.persistence.gate import DISK_FULL, UNREACHABLE, DatabaseUnavailable, is_disk_full
 from ledger.projections.pages import InvalidCursor
 
 PROBLEM_TYPE = "application/problem+json"
 TYPE_PREFIX = "tag:session-ledger,2026:problem:"
 log = logging.getLogger("ledger.api")
+RETRY_AFTER_S = 2
+"""What an outage answer asks clients to wait (`Retry-After`): the database is probed every
+quarter of a second, and the service serves within about a second of its return."""
 
 OUTAGES: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
     OperationalError,
     InterfaceError,
     psycopg.OperationalError,
@@ -185,15 +191,25 @@ def _validation_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def _outage(request: Request, exc: Exception) -> Response:
+def outage_problem(exc: Exception) -> tuple[int, str, str, str]:
+    """Status, slug, title and detail of a database outage: away (503) or disk full (507)."""
+    if is_disk_full(exc):
+        log.warning("database disk full: %s: %s", type(exc).__name__, exc)
+        # RFC 4918 §11.5: unable to store the representation needed to complete the request
+        return 507, "insufficient-storage", "Insufficient storage", f"{DISK_FULL}; retry later"
     log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    return 503, "unavailable", "Service unavailable", f"{UNREACHABLE}; retry later"
+
+
+def _outage(request: Request, exc: Exception) -> Response:
+    status, slug, title, detail = outage_problem(exc)
     return problem_response(
-        503,
-        "unavailable",
-        "Service unavailable",
-        "the database is not reachable; retry later",
+        status,
+        slug,
+        title,
+        detail,
         instance=request.url.path,
-        headers={"Retry-After": "5"},
+        headers={"Retry-After": str(RETRY_AFTER_S)},
     )
 
 
@@ -242,6 +258,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body too large",
         422: "Invalid input",
         503: "Database unavailable",
+        507: "The database's disk is full",
     }
     return {s: {"model": Problem, "description": described[s]} for s in statuses}
 

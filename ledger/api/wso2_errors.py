@@ -25,7 +25,13 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from ledger.aggregates.errors import LedgerError
-from ledger.api.problems import OUTAGES, ApiProblem, domain_problem
+from ledger.api.problems import (
+    OUTAGES,
+    RETRY_AFTER_S,
+    ApiProblem,
+    domain_problem,
+    outage_problem,
+)
 from ledger.api.responses import OrjsonResponse
 
 log = logging.getLogger("ledger.api")
@@ -107,12 +113,8 @@ def as_wso2(exc: Exception, request: Request) -> Response:
     elif isinstance(exc, HTTPException):
         status, text = exc.status_code, str(exc.detail)
     elif isinstance(exc, OUTAGES):
-        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
-        status, text, headers = (
-            503,
-            "the database is not reachable; retry later",
-            {"Retry-After": "5"},
-        )
+        status, _, _, text = outage_problem(exc)
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     else:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         status, text = 500, "the ledger failed to answer; the error was logged"

@@ -1,5 +1,7 @@
 """How events are stored: backend selection from a URL, the orjson transcoder, the Postgres
-append-only guard, and start-up checks. Tests: tests/integration/test_recorders.py.
+append-only guard, start-up checks, and the gate and time-bounded pools that make requests
+fail fast while a database is away (`gate.py`, `pools.py`).
+Tests: tests/integration/test_recorders.py, tests/faults/test_gate.py.
 """
 
 from ledger.persistence.schema import prepare_database

@@ -28,6 +28,11 @@ class DatabaseURL:
     password: str = ""
     dbname: str = ""
     schema: str = "public"
+    # How long PostgreSQL pools wait, retry and connect (`ledger.persistence.pools`); the
+    # settings fill them in (`Settings.events_url`), parsing leaves the defaults.
+    pool_wait_s: float = 1.0
+    reconnect_s: float = 2.0
+    connect_timeout_s: int = 2
 
     @classmethod
     def parse(cls, url: str, *, setting: str = "LEDGER_DATABASE_URL") -> DatabaseURL:
@@ -131,14 +136,17 @@ class DatabaseURL:
                 ),
             }
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": "ledger.persistence.pools:LedgerPostgresFactory",
             "POSTGRES_DBNAME": self.dbname,
             "POSTGRES_HOST": self.host,
             "POSTGRES_PORT": str(self.port),
             "POSTGRES_USER": self.user,
             "POSTGRES_PASSWORD": self.password,
             "POSTGRES_SCHEMA": self.schema,
-            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_CONNECT_TIMEOUT": str(max(1, round(self.pool_wait_s))),
+            "LEDGER_POOL_WAIT_S": str(self.pool_wait_s),
+            "LEDGER_RECONNECT_S": str(self.reconnect_s),
+            "LEDGER_CONNECT_TIMEOUT_S": str(self.connect_timeout_s),
             "POSTGRES_POOL_SIZE": str(pool_size),
             "POSTGRES_MAX_OVERFLOW": str(max_overflow),
             "POSTGRES_LOCK_TIMEOUT": str(lock_timeout_s),

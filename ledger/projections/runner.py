@@ -2,7 +2,9 @@
 
 * One `ProjectionRunner` per registered projection, views and outbound processes alike
   (LISTEN/NOTIFY on PostgreSQL, our polling subscription on SQLite). A failed runner is
-  restarted from its tracking position.
+  restarted from its tracking position, after a delay that doubles while it keeps failing
+  (at most `MAX_RESTART_DELAY_S`, so the views resume within about a second of the
+  database's return) and starts afresh once the runner has been healthy.
 * On PostgreSQL a session advisory lock keeps one runner per projection across processes;
   another process waits for it (and takes over if the first dies). On SQLite a file lock.
 * `wait(position)` returns once every view has processed `position` (read-your-writes).
@@ -31,6 +33,12 @@ from ledger.projections.registry import PROJECTIONS, ProjectionSpec, view_env
 
 log = logging.getLogger("ledger.projections")
 APP_NAME = LOG_NAME  # the tracking key of every projection
+RESTART_DELAY_S = 0.25
+"""The first restart delay of a failed runner, doubled on each failure in a row..."""
+MAX_RESTART_DELAY_S = 1.0
+"""...up to this (a failing start costs little: the database gate refuses it at once)."""
+HEALTHY_AFTER_S = 1.0
+"""A runner that ran this long without failing is healthy: its delay starts afresh."""
 
 
 class ProjectionLock:
@@ -56,10 +64,15 @@ class ProjectionLock:
     def acquire(self, stop: threading.Event) -> bool:
         """Block until held (True) or until `stop` is set (False)."""
         while not stop.is_set():
-            if self._try():
-                return True
-            if self.on_busy is not None:
-                self.on_busy()
+            try:
+                if self._try():
+                    return True
+            except psycopg.Error as e:  # the database is away: try again, never give up
+                log.warning("projection lock %s: %s", self.name, e)
+                self.release()
+            else:
+                if self.on_busy is not None:
+                    self.on_busy()
             stop.wait(self.retry_s)
         return False
 
@@ -159,7 +172,7 @@ class ViewRunner:
         return error
 
     def _supervise(self) -> None:
-        backoff = 0.5
+        backoff = RESTART_DELAY_S
         try:
             if not self._lock.acquire(self._stop):
                 return
@@ -170,20 +183,21 @@ class ViewRunner:
                     self.last_error = f"{type(e).__name__}: {e}"
                     log.warning("projection %s could not start: %s", self.spec.name, e)
                     self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 10)
+                    backoff = min(backoff * 2, MAX_RESTART_DELAY_S)
                     continue
+                healthy_since = time.monotonic()
                 while not self._stop.wait(0.2):
+                    if time.monotonic() - healthy_since >= HEALTHY_AFTER_S:
+                        backoff = RESTART_DELAY_S  # healthy again: the next fault starts afresh
                     error = self._failed()
                     if error is not None:
                         self.last_error = f"{type(error).__name__}: {error}"
                         log.warning("projection %s failed, restarting: %s", self.spec.name, error)
                         self.restarts += 1
                         break
-                else:
-                    backoff = 0.5
                 self._close_runner()
                 self._stop.wait(backoff)
-                backoff = min(backoff * 2, 10)
+                backoff = min(backoff * 2, MAX_RESTART_DELAY_S)
         finally:
             self._close_runner()
             self._lock.release()

@@ -49,7 +49,8 @@ def test_readyz_is_503_when_the_database_does_not_answer(
     monkeypatch.setattr(api_system, "lag", down)
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert "does not answer" in response.json()["detail"]
+    assert response.json()["detail"].startswith("the database is not reachable")
+    assert response.headers["retry-after"] == "2"
     assert client.get("/healthz").status_code == 200
     assert client.get("/metrics").status_code == 200
 

@@ -1,0 +1,144 @@
+"""The database gate (`ledger.persistence.gate`) and the pools behind it, against a throw-away
+PostgreSQL cluster that the tests stop and restart:
+
+* which errors count as the connection failing (and which are a statement's own);
+* while the database is away a pooled read is refused at once with `DatabaseUnavailable`,
+  not after the pool's wait times the library's ten retries; it serves again within about a
+  second of the database's return, without reopening anything;
+* after fault upon fault, a write is in the views within the read-your-writes timeout: the
+  projection runners' restart delay starts afresh once they are healthy again (it used to
+  grow with every fault, up to 10 s).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+from eventsourcing.persistence import InfrastructureFactory
+from psycopg_pool import PoolTimeout
+
+from ledger.bootstrap import LedgerSystem, bootstrap
+from ledger.config import Settings, load_settings
+from ledger.persistence.gate import (
+    DatabaseGate,
+    DatabaseUnavailable,
+    is_connection_failure,
+    is_disk_full,
+)
+from ledger.persistence.pools import GatedPostgresDatastore
+from ledger.persistence.url import DatabaseURL
+from tests.faults.cluster import Cluster, free_port
+
+pytestmark = pytest.mark.faults
+FAULTS = 6  # the issue saw views 10 s late after six
+
+
+def test_only_failures_of_the_connection_close_the_gate() -> None:
+    assert is_connection_failure(PoolTimeout("no connection in 1 s"))
+    assert is_connection_failure(psycopg.OperationalError("server closed the connection"))
+    assert is_connection_failure(psycopg.errors.AdminShutdown("terminating connection"))
+    assert is_connection_failure(psycopg.errors.CannotConnectNow("the database is starting up"))
+    assert not is_connection_failure(psycopg.errors.LockNotAvailable("lock timeout"))
+    assert not is_connection_failure(psycopg.errors.DiskFull("could not extend file"))
+    assert not is_connection_failure(ValueError("not a database error"))
+
+
+def test_a_full_disk_is_recognised_through_the_chain_of_causes() -> None:
+    wrapped = RuntimeError("insert failed")
+    wrapped.__cause__ = psycopg.errors.DiskFull("could not extend file: No space left on device")
+    assert is_disk_full(wrapped)
+    assert is_disk_full(RuntimeError("database or disk is full"))  # SQLite's SQLITE_FULL
+    assert not is_disk_full(psycopg.OperationalError("connection refused"))
+
+
+def test_a_database_at_its_connection_limit_is_not_taken_for_away(
+    cluster: Cluster, pg_url: str
+) -> None:
+    with psycopg.connect(cluster.admin_dsn(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE capped LOGIN CONNECTION LIMIT 0")
+    try:
+        url = DatabaseURL.parse(pg_url.replace("postgres@", "capped@"))
+        gate = DatabaseGate(url.conninfo(), connect_timeout_s=2)
+        assert gate.probe() is None  # "too many connections": it answers, it is only full
+        stopped = DatabaseGate({**url.conninfo(), "port": free_port()}, connect_timeout_s=2)
+        assert stopped.probe() is not None  # nobody listening: away
+    finally:
+        with psycopg.connect(cluster.admin_dsn(), autocommit=True) as conn:
+            conn.execute("DROP ROLE capped")
+
+
+@pytest.fixture
+def settings(pg_url: str) -> Settings:
+    return load_settings(database_url=pg_url, jwt_secret="x" * 40, unsafe_skip_issuer_audience=True)
+
+
+@pytest.fixture
+def system(settings: Settings) -> Iterator[LedgerSystem]:
+    system = bootstrap(settings, run_projections=True)
+    yield system
+    system.close()
+
+
+def timed(read: Callable[[], object]) -> tuple[float, object]:
+    started = time.monotonic()
+    try:
+        result = read()
+    except Exception as e:
+        result = e
+    return time.monotonic() - started, result
+
+
+@pytest.mark.slow
+def test_a_pool_refuses_at_once_while_away_and_serves_soon_after_the_return(
+    cluster: Cluster, settings: Settings
+) -> None:
+    factory = InfrastructureFactory.construct(env=settings.events_url.library_env())
+    datastore = factory.datastore  # type: ignore[attr-defined]
+    assert isinstance(datastore, GatedPostgresDatastore)
+
+    def read() -> object:
+        with datastore.get_connection() as conn:
+            return conn.execute("SELECT 1").fetchone()
+
+    try:
+        assert read() == {"?column?": 1}
+        cluster.stop("immediate")
+        first, error = timed(read)  # finds the broken connection, probes, closes the gate
+        assert isinstance(error, DatabaseUnavailable), error
+        later, error = timed(read)
+        assert isinstance(error, DatabaseUnavailable), error
+        assert "refused" in error.cause or "No such file" in error.cause, error.cause
+        assert first < 2.0  # the library alone: the pool's wait times ten attempts
+        assert later < 0.05  # refused at once, no I/O
+        cluster.start()
+        back = time.monotonic()
+        while isinstance(timed(read)[1], Exception):
+            assert time.monotonic() - back < 3.0, "not serving 3 s after the return"
+            time.sleep(0.05)
+    finally:
+        cluster.start()
+        factory.close()
+
+
+@pytest.mark.slow
+def test_views_keep_up_with_writes_after_fault_upon_fault(
+    cluster: Cluster, system: LedgerSystem
+) -> None:
+    for fault in range(FAULTS):
+        cluster.restart("immediate")
+        deadline = time.monotonic() + 10
+        while True:  # the command side serves again (the gate reopens)
+            try:
+                outcome = system.ledger.start_session(
+                    tenant="acme", user_id="u", session_id=f"after-fault-{fault}"
+                )
+                break
+            except DatabaseUnavailable:
+                assert time.monotonic() < deadline, "the command side did not recover"
+                time.sleep(0.05)
+        # read-your-writes within the API's timeout (2 s), fault after fault
+        caught_up = system.wait(outcome.position, timeout=2.0)
+        assert caught_up, f"views late after fault {fault + 1}"  # with the old delays: fault 5
