@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ledger.api import (
     admin,
+    console,
     inbound,
     ingest,
     me,
@@ -35,6 +36,7 @@ from ledger.api import (
     pages,
     session_status,
     ssf,
+    stats,
     webhooks,
     wso2_sessions,
 )
@@ -91,6 +93,8 @@ def create_app(
                    ops.router, ssf.router, webhooks.router):  # fmt: skip
         app.include_router(router)
     app.include_router(session_status.router)
+    app.include_router(console.router)
+    app.include_router(stats.router)
     _include_pages(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(ApiHeadersMiddleware)
