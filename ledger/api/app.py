@@ -30,6 +30,7 @@ from ledger.api import (
     console,
     inbound,
     ingest,
+    live,
     me,
     oidc,
     ops,
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(session_status.router)
     app.include_router(console.router)
     app.include_router(stats.router)
+    app.include_router(live.router)
     _include_pages(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(ApiHeadersMiddleware)
@@ -126,6 +128,7 @@ def _lifespan(
             yield
         finally:
             gc.unfreeze()
+            live.stop_hub(app)
             context.system = None
             running.stop_workers()
             if getattr(app.state, "outbound", None) is not None:
