@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ledger.api import (
     admin,
+    charts,
     console,
     inbound,
     ingest,
@@ -97,6 +98,7 @@ def create_app(
     app.include_router(console.router)
     app.include_router(stats.router)
     app.include_router(live.router)
+    app.include_router(charts.router)
     _include_pages(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(ApiHeadersMiddleware)

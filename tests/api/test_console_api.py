@@ -12,6 +12,7 @@ import io
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from fastapi.testclient import TestClient
@@ -224,3 +225,29 @@ def test_the_charts_numbers_equal_counts_made_from_the_log(
     )
     day = client.get("/v1/stats/open-sessions?window=24h", headers=admin).json()["points"]
     assert len(day) == 24 and day[-1]["open"] == points[-1]["open"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "open-sessions.svg",
+        "open-sessions.svg?window=30d",
+        "sign-ins.svg",
+        "terminations.svg",
+        "applications.svg",
+    ],
+)
+def test_each_chart_is_an_svg_image_with_a_title_and_escaped_text(
+    client: TestClient, hs: Minter, clock: FakeClock, path: str
+) -> None:
+    ingest = hs.auth("idp", "sessions:ingest")
+    start(client, ingest, "s1", "u", application={"id": "x", "name": "<b>&"}, **DAY)
+    client.post("/v1/sessions/s1/terminate", json={"reason": "logout"}, headers=ingest)
+    response = client.get(f"/web/charts/{path}", headers=hs.auth("root", READ))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    svg = ElementTree.fromstring(response.text)  # well-formed: the name was escaped
+    ns = "{http://www.w3.org/2000/svg}"
+    assert svg.get("role") == "img"
+    assert svg.find(f"{ns}title") is not None and svg.find(f"{ns}desc") is not None
+    assert client.get(f"/web/charts/{path}", headers=hs.auth("u", "sessions:me")).status_code == 403
