@@ -6,7 +6,9 @@ import {
   api,
   confirmAction,
   currentAuth,
+  debounce,
   deviceLabels,
+  follow,
   h,
   hideState,
   lastActive,
@@ -124,10 +126,10 @@ function describe(s) {
   return `${devices.get(s.id) || "Unknown device"}${s.ip ? ", " + s.ip : ""}`;
 }
 
-async function loadActive() {
+async function loadActive({ quiet = false } = {}) {
   const box = $("active-state");
   $("active-list").setAttribute("aria-busy", "true");
-  showState(box, "loading", "Loading sessions…");
+  if (!quiet) showState(box, "loading", "Loading sessions…");
   try {
     const data = await api("GET", userPath + "/sessions");
     active = data.sessions;
@@ -333,12 +335,22 @@ function start() {
   $("lead").textContent = "What this user has open now, and how their past sessions ended.";
   $("user-view").hidden = false;
   $("read-only").hidden = canTerminate;
-  $("refresh").addEventListener("click", loadActive);
+  $("refresh").addEventListener("click", () => loadActive());
   $("terminate-all").addEventListener("click", terminateAll);
   $("history-more").addEventListener("click", () => loadHistory(true));
   setupTabs();
   loadActive();
   if (location.hash === "#history") selectTab($("tab-history"));
+  // Live: this user's sessions starting or ending elsewhere show without a reload.
+  const reload = debounce(() => {
+    loadActive({ quiet: true });
+    searchUsers($("user-query").value.trim());
+    past.loaded = false;
+    if ($("tab-history").getAttribute("aria-selected") === "true") loadHistory();
+  });
+  follow((event) => {
+    if (!event || event.user_id === userId) reload();
+  });
 }
 
 if (!currentAuth()) location.replace(signinUrl());
