@@ -259,8 +259,9 @@ async function loadCharts() {
     $("t-open").replaceChildren(numbers("Open sessions (numbers)", [window30 ? "Day (UTC)" : "Until (UTC)", "Open"],
       open.points.map((p) => [window30 ? p.at.slice(0, 10) : hhmm(p.at), p.open])));
     const days = term.days.filter((d) => d.total > 0);
+    if (days.length === 0) days.push(["No terminations in these 30 days"]);
     $("t-term").replaceChildren(numbers("Terminations (numbers, days with any)", ["Day", ...term.reasons.map(reasonText), "All"],
-      days.map((d) => [d.day, ...term.reasons.map((r) => d.reasons[r]), d.total])));
+      days.map((d) => (Array.isArray(d) ? d : [d.day, ...term.reasons.map((r) => d.reasons[r]), d.total]))));
     $("t-sign").replaceChildren(numbers("Sign-ins (numbers)", ["Hour (UTC)", "Sign-ins"], sign.hours.map((x) => [hhmm(x.hour), x.sign_ins])));
     $("t-apps").replaceChildren(numbers("Top applications (numbers)", ["Application", "Sign-ins"], apps.applications.map((a) => [a.name, a.sign_ins])));
     await Promise.all([
