@@ -34,6 +34,7 @@ from ledger.api import (
     live,
     me,
     oidc,
+    operators,
     ops,
     pages,
     session_status,
@@ -99,6 +100,7 @@ def create_app(
     app.include_router(stats.router)
     app.include_router(live.router)
     app.include_router(charts.router)
+    app.include_router(operators.router)
     _include_pages(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(ApiHeadersMiddleware)

@@ -96,6 +96,12 @@ def overview_page(context: ContextDep) -> HTMLResponse:
     return page("overview", context.settings)
 
 
+@router.get("/console/receivers", include_in_schema=False)
+def receivers_page(context: ContextDep) -> HTMLResponse:
+    """The console's receivers: SSF streams, webhooks (and any other kind listed), their state."""
+    return page("receivers", context.settings)
+
+
 @router.get("/console/users", include_in_schema=False)
 @router.get("/console/users/{user_id}/sessions", include_in_schema=False)
 def console_page(context: ContextDep) -> HTMLResponse:

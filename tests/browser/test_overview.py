@@ -212,3 +212,32 @@ def test_the_overview_fits_a_phone_and_works_by_keyboard(
     expect(page.get_by_role("button", name="Cancel")).to_be_focused()
     page.keyboard.press("Escape")
     expect(page.locator("#rows > tr")).to_have_count(3)
+
+
+def test_the_receivers_page_shows_each_receiver_and_pauses_and_resumes_it(
+    ledger_server: LedgerServer, page: Any, shot: Shot
+) -> None:
+    server, tenant = ledger_server, "ov-receivers"
+    owner = {"Authorization": f"Bearer {server.mint_for('my-app', 'webhooks:manage', tenant)}"}
+    body = {"url": "http://127.0.0.1:9/hooks", "event_types": ["session.terminated"]}
+    created = server.http.post("/v1/webhooks", json=body, headers=owner)
+    assert created.status_code == 201, created.text
+    hook = created.json()["id"]
+    open_as(page, server, "/console/receivers", "ann", ADMIN, tenant)
+    row = page.locator(f'tr[data-receiver="{hook}"]')
+    expect(row).to_contain_text("Webhook")
+    expect(row).to_contain_text("enabled")
+    row.get_by_role("button", name=f"Pause {hook}").click()
+    expect(row).to_contain_text("paused (paused by ann)")
+    expect(page.locator("#notice")).to_contain_text("its events are held")
+    seed(server, tenant, 1)
+    server.end(f"{tenant}-s00", "logout", tenant=tenant)
+    page.get_by_role("button", name="Refresh").click()
+    expect(row.locator("td").nth(3)).to_have_text("1")  # held while paused
+    row.get_by_role("button", name=f"Resume {hook}").click()
+    expect(row).to_contain_text("enabled")
+    expect(row).to_contain_text("ConnectError", timeout=8000)  # the page refreshes itself
+    shot(page, "console-receivers")
+    row.get_by_role("button", name=f"Redeliver {hook}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Redeliver").click()
+    expect(page.locator("#notice")).to_contain_text("will be sent again")
