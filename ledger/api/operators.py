@@ -24,7 +24,7 @@ from ledger.outbound.runtime import Outbound
 router = APIRouter(
     prefix="/v1/outbound/receivers",
     tags=["webhooks"],
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 503),
 )
 
 
