@@ -35,6 +35,7 @@ let active = [];
 let devices = new Map();
 let past = { loaded: false, items: [], cursor: null };
 let searchSeq = 0;
+let historySeq = 0; // only the latest history load shows (a live reload may overlap a click)
 
 // ------------------------------------------------------------ not allowed
 
@@ -265,11 +266,13 @@ async function loadHistory(more = false) {
     moreButton.hidden = true;
   }
   showState(box, "loading", "Loading history…");
+  const seq = ++historySeq;
   const query = new URLSearchParams({ limit: "50" });
   if (more && past.cursor) query.set("cursor", past.cursor);
   try {
     const data = await api("GET", `${userPath}/sessions/history?${query}`);
     const labels = await deviceLabels(data.sessions.map((s) => s.user_agent));
+    if (seq !== historySeq) return;
     data.sessions.forEach((s, i) => devices.set(s.id, labels[i]));
     past.items.push(...data.sessions);
     past.cursor = data.next_cursor || null;
@@ -279,6 +282,7 @@ async function loadHistory(more = false) {
     $("history-list").append(...data.sessions.map(historyCard));
     moreButton.hidden = !past.cursor;
   } catch (error) {
+    if (seq !== historySeq) return;
     const context = {
       what: "see the history of sessions",
       need: SCOPES.AUDIT,
