@@ -171,7 +171,7 @@ def log_counts(
     ends: Counter[Any] = Counter()
     apps: Counter[Any] = Counter()
     for n in notifications:
-        event = system.ledger.mapper.to_domain_event(n)
+        event: Any = system.ledger.mapper.to_domain_event(n)
         name = type(event).__qualname__
         if name == "Session.Started":
             tenants[event.originator_id] = event.tenant
