@@ -71,6 +71,7 @@ class LiveHub:
     def __init__(self, system: LedgerSystem, loop: asyncio.AbstractEventLoop) -> None:
         self.system, self.loop = system, loop
         self.queues: set[asyncio.Queue[LiveEvent | None]] = set()
+        self.dead = False  # the log could not be followed: the next stream starts a new hub
         head = system.ledger.recorder.max_notification_id() or 0
         self._subscription: Any = system.ledger.recorder.subscribe(gt=head, topics=TOPICS)
         self._thread = threading.Thread(target=self._follow, name="live-hub", daemon=True)
@@ -105,11 +106,18 @@ class LiveHub:
         return None if len(found) > CATCH_UP_LIMIT else self.decode(found)
 
     def _follow(self) -> None:
-        with contextlib.suppress(Exception), self._subscription as subscription:
-            for notification in subscription:
-                for event in self.decode([notification]):
-                    self.system.wait(event.position)  # the views have it: a reload shows it
-                    self.loop.call_soon_threadsafe(self._publish, event)
+        try:
+            with contextlib.suppress(Exception), self._subscription as subscription:
+                for notification in subscription:
+                    for event in self.decode([notification]):
+                        self.system.wait(event.position)  # the views have it: a reload shows it
+                        self.loop.call_soon_threadsafe(self._publish, event)
+        finally:
+            # Stopped or failed (the database went away): end the streams; the pages
+            # reconnect with Last-Event-ID and a new hub follows the log from there.
+            self.dead = True
+            with contextlib.suppress(RuntimeError):  # the loop may be closed already
+                self.loop.call_soon_threadsafe(self._publish, None)
 
     def _publish(self, event: LiveEvent | None) -> None:
         for queue in list(self.queues):
@@ -119,14 +127,12 @@ class LiveHub:
         """Stop following and end every stream."""
         self._subscription.stop()
         self._thread.join(timeout=5)
-        with contextlib.suppress(RuntimeError):  # the loop may be closed already
-            self.loop.call_soon_threadsafe(self._publish, None)
 
 
 def hub_of(request: Request, system: LedgerSystem) -> LiveHub:
     """The application's hub, started on the first stream."""
     hub: LiveHub | None = getattr(request.app.state, "live_hub", None)
-    if hub is None or hub.system is not system:
+    if hub is None or hub.dead or hub.system is not system:
         hub = request.app.state.live_hub = LiveHub(system, asyncio.get_running_loop())
     return hub
 

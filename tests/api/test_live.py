@@ -163,24 +163,19 @@ def test_a_users_stream_shows_only_their_own_sessions(live_url: str, hs: Minter)
         stream.close()
 
 
-@pytest.mark.parametrize(
-    ("scope", "headers", "status"),
-    [
+def test_a_stream_needs_read_or_me_and_a_numeric_last_event_id(live_url: str, hs: Minter) -> None:
+    for scope, headers, status in [
         ("sessions:ingest", {}, 403),
         ("sessions:audit", {}, 403),
         ("sessions:read", {"Last-Event-ID": "yesterday"}, 422),
         ("sessions:read", {"Last-Event-ID": "-1"}, 422),
-    ],
-)
-def test_a_stream_needs_read_or_me_and_a_numeric_last_event_id(
-    live_url: str, hs: Minter, scope: str, headers: dict[str, str], status: int
-) -> None:
-    token = hs.token("root", scope)
-    response = httpx.get(
-        f"{live_url}/v1/events", headers={"Authorization": f"Bearer {token}", **headers}
-    )
-    assert response.status_code == status
-    assert response.headers["content-type"] == "application/problem+json"
+    ]:
+        token = hs.token("root", scope)
+        response = httpx.get(
+            f"{live_url}/v1/events", headers={"Authorization": f"Bearer {token}", **headers}
+        )
+        assert response.status_code == status, (scope, headers)
+        assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_a_served_ledger_stops_promptly_with_a_stream_open(tmp_path: Path) -> None:
