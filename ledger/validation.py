@@ -95,6 +95,16 @@ def ip(value: str | None) -> str | None:
         raise InvalidInput(f"invalid IP address {value!r}") from None
 
 
+def network(value: str | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """An IP address or a CIDR range (`203.0.113.0/24`, `2001:db8::/32`); host bits are ignored."""
+    if value is None:
+        return None
+    try:
+        return ipaddress.ip_network(value.strip(), strict=False)
+    except (ValueError, AttributeError):
+        raise InvalidInput(f"invalid IP address or CIDR range {value!r}") from None
+
+
 def text(value: str | None, *, what: str, limit: int) -> str | None:
     """Free text with a length limit (user agent, actor, cause)."""
     if value is None:

@@ -8,7 +8,7 @@ Everything stays inside the token's tenant; a session of another user (or tenant
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
@@ -18,13 +18,12 @@ from ledger.aggregates.rules import TerminationReason
 from ledger.api.auth import Auditor, Reader, Terminator
 from ledger.api.commands import end_all, end_session
 from ledger.api.context import ContextDep
+from ledger.api.filters import Filters
 from ledger.api.problems import error_responses, single_valued_query
 from ledger.api.responses import OrjsonResponse
 from ledger.api.schemas import (
     HistoryPage,
     IdPath,
-    IdQuery,
-    IpQuery,
     SessionList,
     SessionPage,
     Terminated,
@@ -32,7 +31,6 @@ from ledger.api.schemas import (
     UserList,
     session_json,
 )
-from ledger.projections.active_sessions import SessionFilter
 from ledger.projections.pages import MAX_LIMIT, Page
 from ledger.validation import ID_PATTERN
 
@@ -42,6 +40,7 @@ Cursor = Annotated[
     str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
 ]
 READS = error_responses(401, 403, 422, 503)
+Order = Literal["newest", "oldest"]
 
 
 @router.get(
@@ -107,21 +106,20 @@ def list_sessions(
     *,
     caller: Reader,
     context: ContextDep,
-    user_id: IdQuery = None,
-    application_id: IdQuery = None,
-    ip: IpQuery = None,
+    filters: Filters,
+    order: Annotated[Order, Query(description="By sign-in time.")] = "newest",
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response:
-    """All active sessions of the tenant, newest first, filtered, cursor-paginated."""
-    filters = SessionFilter(
-        user_id=user_id,
-        application_id=(application_id),
-        ip=check.ip(ip),
-    )
+    """All active sessions of the tenant, newest (or oldest) first, filtered, cursor-paginated."""
     now = context.now()
     page = context.ready_system().active.list_sessions(
-        caller.tenant, now=now, filters=filters, limit=limit, cursor=cursor
+        caller.tenant,
+        now=now,
+        filters=filters,
+        limit=limit,
+        cursor=cursor,
+        oldest_first=order == "oldest",
     )
     return page_response(page, now=now)
 

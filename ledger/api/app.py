@@ -27,14 +27,19 @@ from fastapi.staticfiles import StaticFiles
 
 from ledger.api import (
     admin,
+    charts,
+    console,
     inbound,
     ingest,
+    live,
     me,
     oidc,
+    operators,
     ops,
     pages,
     session_status,
     ssf,
+    stats,
     webhooks,
     wso2_sessions,
 )
@@ -91,6 +96,11 @@ def create_app(
                    ops.router, ssf.router, webhooks.router):  # fmt: skip
         app.include_router(router)
     app.include_router(session_status.router)
+    app.include_router(console.router)
+    app.include_router(stats.router)
+    app.include_router(live.router)
+    app.include_router(charts.router)
+    app.include_router(operators.router)
     _include_pages(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(ApiHeadersMiddleware)
@@ -122,6 +132,7 @@ def _lifespan(
             yield
         finally:
             gc.unfreeze()
+            live.stop_hub(app)
             context.system = None
             running.stop_workers()
             if getattr(app.state, "outbound", None) is not None:

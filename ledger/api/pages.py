@@ -92,6 +92,18 @@ def page(name: str, settings: Settings) -> HTMLResponse:
 
 
 @router.get("/console", include_in_schema=False)
+def overview_page(context: ContextDep) -> HTMLResponse:
+    """The console's landing page: every open session of the tenant, counts, charts, live."""
+    return page("overview", context.settings)
+
+
+@router.get("/console/receivers", include_in_schema=False)
+def receivers_page(context: ContextDep) -> HTMLResponse:
+    """The console's receivers: SSF streams, webhooks (and any other kind listed), their state."""
+    return page("receivers", context.settings)
+
+
+@router.get("/console/users", include_in_schema=False)
 @router.get("/console/users/{user_id}/sessions", include_in_schema=False)
 def console_page(context: ContextDep) -> HTMLResponse:
     """The console: a user search, a user's open sessions and their history."""

@@ -9,41 +9,31 @@ Tests: tests/integration/test_views_contract.py, tests/properties/test_views_mod
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 
 from ledger.aggregates import session_uuid
+from ledger.projections import session_search
 from ledger.projections.batching import BatchingProjection, SessionView
 from ledger.projections.deltas import SESSION_TOPICS, SessionDelta, to_us
-from ledger.projections.pages import Page, check_limit, decode_cursor, encode_cursor
+from ledger.projections.pages import Page, check_limit
 from ledger.projections.rows import (
     START_COLUMNS,
     activity_update_sql,
-    as_uuid,
     json_append_param,
     json_append_sql,
     plain_row,
     record_from_row,
     start_values,
 )
+from ledger.projections.session_search import SessionFilter
 from ledger.projections.storage import PostgresViewStorage, SQLiteViewStorage
 from ledger.records import SessionRecord
 
 COLUMNS = ", ".join(START_COLUMNS)
-
-
-@dataclass(frozen=True)
-class SessionFilter:
-    """Filters of the tenant-wide list; all optional."""
-
-    user_id: str | None = None
-    application_id: str | None = None
-    ip: str | None = None
-    started_after: datetime | None = None
-    started_before: datetime | None = None
+__all__ = ["ActiveSessionsView", "SessionFilter"]
 
 
 class ActiveSessionsView(SessionView):
@@ -168,41 +158,24 @@ class ActiveSessionsView(SessionView):
         filters: SessionFilter | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        oldest_first: bool = False,
     ) -> Page:
         """The tenant's open sessions, newest first, filtered, one page at a time."""
-        f, limit = filters or SessionFilter(), check_limit(limit)
-        s, a = self.t("active_sessions"), self.t("active_session_apps")
-        o = "a" if f.application_id else "s"
-        source = f"{a} a JOIN {s} s ON s.session_key = a.session_key" if o == "a" else f"{s} s"
-        where: list[str] = [f"{o}.tenant = ?", "s.expires_at > ?"]
-        params: list[Any] = [tenant, to_us(now)]
-        for clause, value in (
-            ("a.app_id = ?", f.application_id),
-            ("s.user_id = ?", f.user_id),
-            ("s.ip = ?", f.ip),
-            (f"{o}.started_at >= ?", f.started_after and to_us(f.started_after)),
-            (f"{o}.started_at < ?", f.started_before and to_us(f.started_before)),
-        ):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
-        if cursor is not None:
-            started_us, key = decode_cursor(cursor)
-            where.append(f"({o}.started_at, {o}.session_key) < (?, ?)")
-            params += [started_us, self.key(key)]
-        columns = ", ".join(f"s.{c}" for c in START_COLUMNS)
-        with self.read() as c:
-            c.execute(
-                f"SELECT {columns} FROM {source} WHERE {' AND '.join(where)}"
-                f" ORDER BY {o}.started_at DESC, {o}.session_key DESC LIMIT ?",
-                (*params, limit + 1),
-            )
-            rows = c.fetchall()
-        next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor(last["started_at"], as_uuid(last["session_key"]))
-        return Page([record_from_row(r, self) for r in rows[:limit]], next_cursor)
+        return session_search.list_sessions(
+            self,
+            tenant,
+            now=now,
+            filters=filters,
+            limit=limit,
+            cursor=cursor,
+            oldest_first=oldest_first,
+        )
+
+    def count_sessions(
+        self, tenant: str, *, now: datetime, filters: SessionFilter | None = None
+    ) -> tuple[int, int]:
+        """(open sessions, users with open sessions) of the tenant, filtered."""
+        return session_search.count_sessions(self, tenant, now=now, filters=filters)
 
     def count_by_user(
         self, tenant: str, *, now: datetime, prefix: str | None = None, limit: int = 100

@@ -26,6 +26,11 @@ from ledger.projections.active_sessions import (
     PostgresActiveSessionsView,
     SQLiteActiveSessionsView,
 )
+from ledger.projections.session_counts import (
+    PostgresSessionCountsView,
+    SessionCounts,
+    SQLiteSessionCountsView,
+)
 from ledger.projections.session_history import (
     PostgresSessionHistoryView,
     SessionHistory,
@@ -68,6 +73,9 @@ PROJECTIONS: dict[str, ProjectionSpec] = {
         ),
         ProjectionSpec(
             "session_history", SessionHistory, SQLiteSessionHistoryView, PostgresSessionHistoryView
+        ),
+        ProjectionSpec(
+            "session_counts", SessionCounts, SQLiteSessionCountsView, PostgresSessionCountsView
         ),
         ProjectionSpec("outbound", Outbox, SQLiteOutboxStorage, PostgresOutboxStorage, "process"),
     ]

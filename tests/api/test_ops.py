@@ -25,7 +25,7 @@ def test_readyz_reports_the_lag_of_each_view(client: TestClient, hs: Minter) -> 
     assert response.status_code == 200
     assert response.json() == {
         "status": "ready",
-        "lag": {"active_sessions": 0, "session_history": 0},
+        "lag": {"active_sessions": 0, "session_history": 0, "session_counts": 0},
     }
 
 

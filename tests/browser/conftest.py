@@ -56,17 +56,31 @@ def _free_port() -> int:
 class LedgerServer:
     """A running `ledger serve --dev`, with helpers to seed and inspect it through the API."""
 
-    def __init__(self, url: str, mint: Callable[[str, str, str | None, int], str]) -> None:
+    def __init__(
+        self, url: str, mint: Callable[..., str], env: dict[str, str] | None = None
+    ) -> None:
         self.url = url
         self.mint = mint
+        self.env = env or {}  # the server's environment (its database), for `ledger-replay`
         self.http = httpx.Client(base_url=url, timeout=10)
 
     def token(self, sub: str, scope: str, *, sid: str | None = None, ttl: int = 3600) -> str:
         """A token the server accepts (its development secret, or the test IdP's key)."""
         return self.mint(sub, scope, sid, ttl)
 
-    def _call(self, method: str, path: str, scope: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.token('idp-gateway', scope)}"}
+    def mint_for(self, sub: str, scope: str, tenant: str) -> str:
+        """A token of `tenant` (development secret only)."""
+        return self.mint(sub, scope, None, 3600, tenant=tenant)
+
+    def _call(
+        self, method: str, path: str, scope: str, *, tenant: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        token = (
+            self.token("idp-gateway", scope)
+            if tenant is None
+            else (self.mint_for("idp-gateway", scope, tenant))
+        )
+        headers = {"Authorization": f"Bearer {token}"}
         response = self.http.request(method, path, headers=headers, **kwargs)
         assert response.status_code < 300, (method, path, response.status_code, response.text)
         return response
@@ -80,6 +94,7 @@ class LedgerServer:
         ip: str,
         app: tuple[str, str],
         minutes_ago: int = 0,
+        tenant: str | None = None,
     ) -> None:
         """Start a session through the ingest API, `minutes_ago` in the past."""
         started = datetime.now(UTC) - timedelta(minutes=minutes_ago)
@@ -87,6 +102,7 @@ class LedgerServer:
             "POST",
             "/v1/sessions",
             "sessions:ingest",
+            tenant=tenant,
             json={
                 "session_id": session_id,
                 "user_id": user_id,
@@ -100,14 +116,24 @@ class LedgerServer:
             },
         )
 
-    def end(self, session_id: str, reason: str) -> None:
+    def start_in(self, tenant: str, user_id: str, session_id: str, **kwargs: Any) -> None:
+        """`start` in another tenant than the default."""
+        self.start(user_id, session_id, tenant=tenant, **kwargs)
+
+    def end(self, session_id: str, reason: str, *, tenant: str | None = None) -> None:
         """The IdP reports the end of a session (`logout` or `browser_closed`)."""
         self._call(
             "POST",
             f"/v1/sessions/{session_id}/terminate",
             "sessions:ingest",
+            tenant=tenant,
             json={"reason": reason},
         )
+
+    def history_in(self, tenant: str, user_id: str) -> list[dict[str, Any]]:
+        """`history` in another tenant than the default."""
+        path = f"/v1/users/{quote(user_id)}/sessions/history"
+        return list(self._call("GET", path, ADMIN_SCOPES, tenant=tenant).json()["sessions"])
 
     def open_sessions(self, user_id: str) -> list[dict[str, Any]]:
         """The user's open sessions, as the API answers them."""
@@ -210,10 +236,13 @@ def ledger_server(
             jwt_audience=None,
         )
 
-        def mint(sub: str, scope: str, sid: str | None, ttl: int) -> str:
-            return mint_token(settings, sub=sub, scope=scope, sid=sid, ttl=ttl)
+        def mint(sub: str, scope: str, sid: str | None, ttl: int, tenant: str | None = None) -> str:
+            tenant = tenant or "default"
+            return mint_token(settings, sub=sub, scope=scope, sid=sid, ttl=ttl, tenant=tenant)
 
-        server = LedgerServer(url, mint)
+        env = {"LEDGER_DATABASE_URL": f"sqlite:///{home}/ledger.sqlite3"}
+        plain = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+        server = LedgerServer(url, mint, plain | env)
         yield server
         server.http.close()
 

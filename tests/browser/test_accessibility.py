@@ -109,6 +109,19 @@ def test_every_page_and_state_passes_axe(
     page.locator("#history-list > li").nth(2).wait_for()
     found["console, history"] = violations(page, axe_source)
 
+    page.goto(server.url + "/console")
+    page.locator("#rows > tr").first.wait_for()
+    page.locator("#c-apps svg").wait_for()
+    found["console, overview"] = violations(page, axe_source)
+    page.locator("#rows input.pick").first.check()
+    page.get_by_role("button", name="Terminate selected (1)").click()
+    page.get_by_role("dialog").wait_for()
+    found["console, overview, confirmation"] = violations(page, axe_source)
+    page.get_by_role("button", name="Cancel").click()
+    page.set_viewport_size({"width": 390, "height": 844})
+    found["console, overview, phone"] = violations(page, axe_source)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
     assert {name: v for name, v in found.items() if v} == {}
 
     # The check can fail: an unlabelled field is caught.

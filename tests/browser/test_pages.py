@@ -286,7 +286,7 @@ def test_a_reader_sees_sessions_but_no_terminate_buttons_and_no_history(
         server,
         user="rita",
         scopes=("sessions:read",),
-        next_path="/console",
+        next_path="/console/users",
         start_session=False,
     )
     expect(page.get_by_role("heading", name="Sessions of users")).to_be_visible()

@@ -91,7 +91,7 @@ def test_a_projection_must_declare_what_it_consumes() -> None:
 
 
 def test_only_views_are_waited_on_and_every_registered_projection_declares_topics() -> None:
-    assert set(specs("view")) == {"active_sessions", "session_history"}
+    assert set(specs("view")) == {"active_sessions", "session_history", "session_counts"}
     assert all(spec.consumes for spec in PROJECTIONS.values())
 
 

@@ -239,3 +239,45 @@ def test_a_cursor_from_another_tenant_reveals_nothing(
     foreign = encode_cursor(10**18, uuid4())
     page = system.active.list_sessions("other", now=clock(), cursor=foreign)
     assert page.sessions == []
+
+
+def test_counts_per_hour_by_application_and_reason_follow_starts_and_ends(
+    system: LedgerSystem, clock: FakeClock
+) -> None:
+    from ledger.projections.session_counts import ENDED, HOUR_US, STARTED, SessionCountsView
+
+    counts = system.views["session_counts"]
+    assert isinstance(counts, SessionCountsView)
+    hour0 = int(clock().timestamp()) * 1_000_000 // HOUR_US
+    day = {"idle_timeout_s": 86_400}
+    start(system, "a", **day, application={"id": "mail", "name": "Mail"})
+    start(system, "b", user="bob", **day, application={"id": "mail", "name": "Mail"})
+    start(system, "c", **day, application={"id": "crm", "name": "CRM"})
+    start(system, "other", tenant="globex", **day, application={"id": "mail", "name": "Mail"})
+    clock.advance(seconds=3600)
+    start(system, "d", **day)
+    system.ledger.terminate_session(tenant="acme", session_id="a", reason="logout", actor="idp")
+    out = system.ledger.terminate_session(
+        tenant="acme", session_id="b", reason="admin_terminated", actor="ann"
+    )
+    settle(system, out.position)
+    started = counts.hourly("acme", STARTED, since=hour0, until=hour0 + 2)
+    assert [(c.hour - hour0, c.label, c.n) for c in started] == [
+        (0, "crm", 1),
+        (0, "mail", 2),
+        (1, "", 1),
+    ]
+    ended = counts.hourly("acme", ENDED, since=hour0, until=hour0 + 2)
+    assert [(c.hour - hour0, c.label, c.n) for c in ended] == [
+        (1, "admin_terminated", 1),
+        (1, "logout", 1),
+    ]
+    assert counts.balance_before("acme", hour0) == 0
+    assert counts.balance_before("acme", hour0 + 1) == 3
+    assert counts.balance_before("acme", hour0 + 2) == 2  # a, b ended; c, d open
+    assert counts.balance_before("globex", hour0 + 2) == 1
+    assert counts.application_names("acme", ["mail", "crm", "none"]) == {
+        "mail": "Mail",
+        "crm": "CRM",
+    }
+    assert counts.hourly("acme", STARTED, since=hour0 + 2, until=hour0 + 3) == []

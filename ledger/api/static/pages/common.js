@@ -340,3 +340,79 @@ export function sessionCard(session, device, { badges = [], facts = [], actions 
 export function lastActive(session) {
   return h("span", {}, timeElement(session.last_active_at), " (", ago(session.last_active_at), ")");
 }
+
+// ------------------------------------------------------------ live updates
+
+/**
+ * Follow GET /v1/events (server-sent events) with the bearer token, calling `onEvent(data)` for
+ * each session started or ended, and `onEvent(null)` when the page should reload its list
+ * (after a reconnect that missed too much). fetch() rather than EventSource, so the token
+ * goes in a header, never in the URL. A dropped stream reconnects after a pause with
+ * Last-Event-ID, and gets what it missed. Returns a function that stops following.
+ */
+export function follow(onEvent) {
+  let lastId = null;
+  let stopped = false;
+  let controller = null;
+  const dispatch = (block) => {
+    const fields = {};
+    for (const line of block.split("\n")) {
+      if (!line || line.startsWith(":")) continue;
+      const at = line.indexOf(":");
+      const name = at < 0 ? line : line.slice(0, at);
+      fields[name] = at < 0 ? "" : line.slice(at + 1).replace(/^ /, "");
+    }
+    if (fields.id) lastId = fields.id;
+    if (fields.event === "reset") onEvent(null);
+    else if (fields.event === "session" && fields.data) onEvent(JSON.parse(fields.data));
+  };
+  const run = async () => {
+    while (!stopped) {
+      const auth = currentAuth();
+      if (!auth || isExpired(auth)) return;
+      controller = new AbortController();
+      const headers = { Authorization: "Bearer " + auth.token, Accept: "text/event-stream" };
+      if (lastId) headers["Last-Event-ID"] = lastId;
+      try {
+        const res = await fetch("/v1/events", {
+          headers,
+          cache: "no-store",
+          credentials: "omit",
+          signal: controller.signal,
+        });
+        if (res.status === 401 || res.status === 403) return;
+        if (res.ok && res.body) {
+          const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+          let buffer = "";
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buffer += value.replace(/\r\n?/g, "\n");
+            let end;
+            while ((end = buffer.indexOf("\n\n")) >= 0) {
+              dispatch(buffer.slice(0, end));
+              buffer = buffer.slice(end + 2);
+            }
+          }
+        }
+      } catch {
+        // dropped: reconnect below
+      }
+      if (!stopped) await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  };
+  run();
+  return () => {
+    stopped = true;
+    if (controller) controller.abort();
+  };
+}
+
+/** Call `fn` at most once per `ms`, after the last call (several events: one reload). */
+export function debounce(fn, ms = 150) {
+  let timer = null;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(fn, ms);
+  };
+}

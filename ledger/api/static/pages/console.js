@@ -6,7 +6,9 @@ import {
   api,
   confirmAction,
   currentAuth,
+  debounce,
   deviceLabels,
+  follow,
   h,
   hideState,
   lastActive,
@@ -33,6 +35,7 @@ let active = [];
 let devices = new Map();
 let past = { loaded: false, items: [], cursor: null };
 let searchSeq = 0;
+let historySeq = 0; // only the latest history load shows (a live reload may overlap a click)
 
 // ------------------------------------------------------------ not allowed
 
@@ -124,10 +127,10 @@ function describe(s) {
   return `${devices.get(s.id) || "Unknown device"}${s.ip ? ", " + s.ip : ""}`;
 }
 
-async function loadActive() {
+async function loadActive({ quiet = false } = {}) {
   const box = $("active-state");
   $("active-list").setAttribute("aria-busy", "true");
-  showState(box, "loading", "Loading sessions…");
+  if (!quiet) showState(box, "loading", "Loading sessions…");
   try {
     const data = await api("GET", userPath + "/sessions");
     active = data.sessions;
@@ -263,11 +266,13 @@ async function loadHistory(more = false) {
     moreButton.hidden = true;
   }
   showState(box, "loading", "Loading history…");
+  const seq = ++historySeq;
   const query = new URLSearchParams({ limit: "50" });
   if (more && past.cursor) query.set("cursor", past.cursor);
   try {
     const data = await api("GET", `${userPath}/sessions/history?${query}`);
     const labels = await deviceLabels(data.sessions.map((s) => s.user_agent));
+    if (seq !== historySeq) return;
     data.sessions.forEach((s, i) => devices.set(s.id, labels[i]));
     past.items.push(...data.sessions);
     past.cursor = data.next_cursor || null;
@@ -277,6 +282,7 @@ async function loadHistory(more = false) {
     $("history-list").append(...data.sessions.map(historyCard));
     moreButton.hidden = !past.cursor;
   } catch (error) {
+    if (seq !== historySeq) return;
     const context = {
       what: "see the history of sessions",
       need: SCOPES.AUDIT,
@@ -333,12 +339,22 @@ function start() {
   $("lead").textContent = "What this user has open now, and how their past sessions ended.";
   $("user-view").hidden = false;
   $("read-only").hidden = canTerminate;
-  $("refresh").addEventListener("click", loadActive);
+  $("refresh").addEventListener("click", () => loadActive());
   $("terminate-all").addEventListener("click", terminateAll);
   $("history-more").addEventListener("click", () => loadHistory(true));
   setupTabs();
   loadActive();
   if (location.hash === "#history") selectTab($("tab-history"));
+  // Live: this user's sessions starting or ending elsewhere show without a reload.
+  const reload = debounce(() => {
+    loadActive({ quiet: true });
+    searchUsers($("user-query").value.trim());
+    past.loaded = false;
+    if ($("tab-history").getAttribute("aria-selected") === "true") loadHistory();
+  });
+  follow((event) => {
+    if (!event || event.user_id === userId) reload();
+  });
 }
 
 if (!currentAuth()) location.replace(signinUrl());

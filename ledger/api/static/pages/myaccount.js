@@ -6,7 +6,9 @@ import {
   api,
   confirmAction,
   currentAuth,
+  debounce,
   deviceLabels,
+  follow,
   h,
   hideState,
   lastActive,
@@ -32,9 +34,9 @@ function describe(s) {
   return `${devices.get(s.id)}${s.ip ? ", " + s.ip : ""}`;
 }
 
-async function load() {
+async function load({ quiet = false } = {}) {
   list.setAttribute("aria-busy", "true");
-  showState(state, "loading", "Loading your sessions…");
+  if (!quiet) showState(state, "loading", "Loading your sessions…");
   try {
     const data = await api("GET", "/v1/me/sessions");
     sessions = data.sessions;
@@ -143,6 +145,8 @@ if (!currentAuth()) {
 } else {
   setupHeader();
   othersButton.addEventListener("click", terminateOthers);
-  refreshButton.addEventListener("click", load);
+  refreshButton.addEventListener("click", () => load());
   load();
+  // Live: a session of mine starting or ending elsewhere shows here without a reload.
+  follow(debounce(() => load({ quiet: true })));
 }
