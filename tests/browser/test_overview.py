@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import UA, LedgerServer
+from tests.browser.conftest import LedgerServer
+from tests.user_agents import UA
 
 pytestmark = pytest.mark.browser
 

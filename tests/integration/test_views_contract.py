@@ -12,7 +12,7 @@ from ledger.projections.pages import InvalidCursor, encode_cursor
 from tests.conftest import FakeClock
 
 
-def start(system: LedgerSystem, sid: str, user: str = "alice", **kw: object) -> int | None:
+def start(system: LedgerSystem, sid: str, *, user: str = "alice", **kw: object) -> int | None:
     fields: dict[str, object] = {"tenant": "acme", "user_id": user, "session_id": sid}
     fields.update(kw)
     outcome = system.ledger.start_session(**fields)  # type: ignore[arg-type]
@@ -249,13 +249,13 @@ def test_counts_per_hour_by_application_and_reason_follow_starts_and_ends(
     counts = system.views["session_counts"]
     assert isinstance(counts, SessionCountsView)
     hour0 = int(clock().timestamp()) * 1_000_000 // HOUR_US
-    day = {"idle_timeout_s": 86_400}
-    start(system, "a", **day, application={"id": "mail", "name": "Mail"})
-    start(system, "b", user="bob", **day, application={"id": "mail", "name": "Mail"})
-    start(system, "c", **day, application={"id": "crm", "name": "CRM"})
-    start(system, "other", tenant="globex", **day, application={"id": "mail", "name": "Mail"})
+    mail, crm, day = {"id": "mail", "name": "Mail"}, {"id": "crm", "name": "CRM"}, 86_400
+    start(system, "a", idle_timeout_s=day, application=mail)
+    start(system, "b", user="bob", idle_timeout_s=day, application=mail)
+    start(system, "c", idle_timeout_s=day, application=crm)
+    start(system, "other", tenant="globex", idle_timeout_s=day, application=mail)
     clock.advance(seconds=3600)
-    start(system, "d", **day)
+    start(system, "d", idle_timeout_s=day)
     system.ledger.terminate_session(tenant="acme", session_id="a", reason="logout", actor="idp")
     out = system.ledger.terminate_session(
         tenant="acme", session_id="b", reason="admin_terminated", actor="ann"
