@@ -19,6 +19,7 @@ from ledger.aggregates import (
     Account,
     FutureTimestamp,
     InvalidInput,
+    Session,
     SessionConflict,
     SessionEnded,
     SessionNotFound,
@@ -75,7 +76,7 @@ def play(step: Step, *, ledger: SessionLedger, model: Model, clock: Any = None) 
         expected = step.expect(model)
     except ModelError as refused:
         kind, got = refusal_of(lambda: _perform(step, ledger, candidates))
-        _same(kind, refused.kind, step, "refusal")
+        _same(kind, refused.kind, f"{step} (the ledger: {got!r})", "refusal")
         return None
     kind, outcome = refusal_of(lambda: _perform(step, ledger, candidates))
     _same(kind, None, step, "refusal")
@@ -116,7 +117,7 @@ def _same(got: Any, wanted: Any, about: object, what: str) -> None:
 def assert_ledger_agrees(ledger: SessionLedger, model: Model, now: datetime) -> None:
     """Every session and account, as the repository returns them, is as the model says."""
     for (tenant, sid), expected in model.sessions.items():
-        session = ledger.repository.get(session_uuid(tenant, sid))
+        session: Session = ledger.repository.get(session_uuid(tenant, sid))
         got = (
             session.is_active_at(now), session.termination_reason, session.terminated_by,
             session.ended_at, session.last_active_at, session.ip,
@@ -128,7 +129,7 @@ def assert_ledger_agrees(ledger: SessionLedger, model: Model, now: datetime) -> 
         )  # fmt: skip
         _same(got, wanted, f"session {tenant}/{sid}", "state")
     for (tenant, user), sids in model.open_sets.items():
-        account = ledger.repository.get(account_uuid(tenant, user))
+        account: Account | Any = ledger.repository.get(account_uuid(tenant, user))
         if not isinstance(account, Account):
             raise Disagreement(f"no account {tenant}/{user} although the model has one")
         _same(sorted(account.active_session_ids), sorted(sids), f"{tenant}/{user}", "open set")

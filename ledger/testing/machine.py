@@ -41,6 +41,8 @@ class LedgerStateMachine(RuleBasedStateMachine):
     """Who the stories mention; `Cast(ingest_only=True)` for integrations of the ingest API."""
     check_views: ClassVar[bool] = False
     """Also compare the views (waits for the projections after each step; slower)."""
+    run_projections: ClassVar[bool] = True
+    """Run the views' projections in the sandbox (needed by `check_views` and the API's reads)."""
     new_database_url: ClassVar[Callable[[], str]]
     start: ClassVar[datetime] = EPOCH
 
@@ -48,31 +50,40 @@ class LedgerStateMachine(RuleBasedStateMachine):
         super().__init__()
         self._stack = ExitStack()
         self.sandbox: Sandbox = self._stack.enter_context(
-            open_sandbox(type(self).new_database_url(), start=self.start)
+            open_sandbox(
+                type(self).new_database_url(),
+                start=self.start,
+                run_projections=self.run_projections or self.check_views,
+            )
         )
         self.model: Model = self.sandbox.model
-        self.steps = 0
 
     def teardown(self) -> None:
         """Close the sandbox."""
         self._stack.close()
 
-    def deliver(self, step: Step) -> Any:
-        """Send `step` to the ledger; the default runs its command next to the model."""
-        return play(step, ledger=self.sandbox.ledger, model=self.model, clock=self.sandbox.clock)
+    def deliver(self, step: Step) -> None:
+        """Send `step` through your integration; the model has been told already.
+
+        Not overridden: the ledger's own command runs, and its result must be the model's.
+        """
+        play(step, ledger=self.sandbox.ledger, model=self.model)
+
+    def after(self, step: Step, expected: Any) -> None:
+        """Called after each step with what the model expected (count, label, check)."""
 
     @rule(data=st.data())
     def happen(self, data: st.DataObject) -> None:
         """One more step of the story."""
         step = data.draw(next_step(self.model, self.sandbox.clock(), self.cast), label="step")
         event(f"step: {type(step).__name__}")
+        self.sandbox.clock.now = max(self.sandbox.clock.now, step.at)
         if type(self).deliver is LedgerStateMachine.deliver:
-            self.deliver(step)
+            expected = play(step, ledger=self.sandbox.ledger, model=self.model)
         else:
-            self.sandbox.clock.now = max(self.sandbox.clock.now, step.at)
-            step.expect(self.model)
+            expected = step.expect(self.model)
             self.deliver(step)
-        self.steps += 1
+        self.after(step, expected)
 
     @invariant()
     def ledger_agrees_with_the_model(self) -> None:
@@ -88,7 +99,9 @@ class LedgerStateMachine(RuleBasedStateMachine):
 
         `settings` go over the active hypothesis profile (`max_examples=...`).
         """
-        machine = type(cls.__name__, (cls,), {"new_database_url": staticmethod(new_database_url)})
+        machine: Any = type(
+            cls.__name__, (cls,), {"new_database_url": staticmethod(new_database_url)}
+        )
         case = machine.TestCase
         if settings:
             case.settings = hypothesis_settings(case.settings, **settings)

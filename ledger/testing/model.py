@@ -174,6 +174,7 @@ class Model:
         at: datetime,
         reason: str,
         actor: str,
+        *,
         user: str | None = None,
     ) -> str | None:
         """The reason recorded, or None when it had already ended."""
@@ -192,6 +193,7 @@ class Model:
         at: datetime,
         reason: str,
         actor: str,
+        *,
         keep: str | None = None,
         cause: str | None = None,
         records_account: bool = False,
