@@ -98,6 +98,14 @@ class Sandbox:
         """An `Authorization` header with a token of `scope`."""
         return self.tokens.headers(scope, sub=sub, tenant=tenant)
 
+    def expect(self, step: Step) -> Any:
+        """Move the clock to the step's time and tell the model (not the ledger) about it.
+
+        For steps an integration delivers itself; returns what the model expects.
+        """
+        self.clock.now = max(self.clock.now, step.at)
+        return step.expect(self.model)
+
     def play(self, step: Step) -> Any:
         """Run `step` on the ledger and on `model`, which must agree (see `checks.play`)."""
         return play(step, ledger=self.ledger, model=self.model, clock=self.clock)

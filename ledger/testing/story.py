@@ -166,6 +166,10 @@ class EndAll:
             keep_session_id=self.keep,
         )  # fmt: skip
 
+    def ingest_request(self) -> Request:
+        """None: an administrator's act, not the identity provider's (ValueError)."""
+        raise ValueError("the ingest API does not carry an administrator's 'end all'")
+
 
 @dataclass(frozen=True)
 class PasswordReset:
@@ -240,6 +244,10 @@ class Reap:
     def perform(self, ledger: Ledger, candidates: list[tuple[str, str]]) -> Any:
         """The ledger's reaper over `candidates` (tenant, session id)."""
         return ledger.expire_sessions(candidates, now=self.at)
+
+    def ingest_request(self) -> Request:
+        """None: the reaper runs inside the ledger (ValueError)."""
+        raise ValueError("the reaper is the ledger's own, not an ingest request")
 
 
 Step = Start | Activity | End | EndAll | PasswordReset | Revoke | Reap
