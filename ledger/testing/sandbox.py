@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -85,9 +86,11 @@ class Sandbox:
     def client(self) -> TestClient:
         """An HTTP client of the real app serving this ledger (opened on first use)."""
         if self._client is None:
-            from fastapi.testclient import TestClient
-
             from ledger.api.app import create_app
+
+            with warnings.catch_warnings():  # starlette's note about httpx, not ours to act on
+                warnings.simplefilter("ignore", DeprecationWarning)
+                from fastapi.testclient import TestClient
 
             app = create_app(self.settings, system=self.system, clock=self.clock)
             self._client = TestClient(app)
