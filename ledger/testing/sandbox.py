@@ -89,7 +89,7 @@ class Sandbox:
             from ledger.api.app import create_app
 
             with warnings.catch_warnings():  # starlette's note about httpx, not ours to act on
-                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore")
                 from fastapi.testclient import TestClient
 
             app = create_app(self.settings, system=self.system, clock=self.clock)
