@@ -5,7 +5,7 @@ empty SQLite file or PostgreSQL schema, with a random token secret, and `Sandbox
 test of an integration needs: the `SessionLedger`, the views, an HTTP client of the real ASGI
 app (`client`), signed tokens of chosen scopes (`headers`, `tokens`), and `play` to run a story
 step next to the reference model. The pytest plugin (`ledger.testing.plugin`) hands these out
-as fixtures. Tests: tests/testing_kit/test_sandbox.py.
+as fixtures. Tests: tests/testing_kit/test_checks.py, tests/testing_kit/test_plugin.py.
 """
 
 from __future__ import annotations
