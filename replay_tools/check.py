@@ -27,10 +27,11 @@ from itertools import groupby, pairwise
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from ledger.aggregates import session_uuid
 from ledger.aggregates.rules import SYSTEM_ACTOR, TerminationReason, expires_at, expiry_reason
-from ledger.log_store import EventRow, LogStore
-from replay_tools.log import LogEvent, decode
+from ledger.log_store import CorruptEventError, EventRow, LogStore
 from replay_tools.times import format_time
 
 KINDS = {
@@ -45,6 +46,41 @@ KINDS = {
 EXPIRY = {TerminationReason.IDLE_TIMEOUT.value, TerminationReason.MAX_LIFETIME.value}
 REASONS = {r.value for r in TerminationReason}
 BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """One event as `check` reads it: its stored fields as JSON, times decoded on demand."""
+
+    position: int
+    aggregate_id: UUID
+    version: int
+    name: str  # Session.Started, Account.PasswordReset, ...
+    data: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        """The event's own name: Started, Terminated, ..."""
+        return self.name.rsplit(".", 1)[-1]
+
+    def time(self, key: str = "at") -> datetime:
+        """A recorded time (the transcoder stores them tagged as ISO 8601 text)."""
+        value = self.data[key]
+        text = value["_data_"] if isinstance(value, dict) else value
+        try:
+            return datetime.fromisoformat(text)
+        except (TypeError, ValueError):
+            raise CorruptEventError(self.position, f"{key} {value!r} is not a time") from None
+
+
+def decode(row: EventRow) -> LogEvent:
+    """The stored row, its state parsed as JSON (a lighter read than the application's)."""
+    try:
+        data = orjson.loads(row.state)
+    except orjson.JSONDecodeError as e:
+        raise CorruptEventError(row.position, f"its state is not JSON ({e})") from None
+    name = row.topic.rsplit(":", 1)[-1]
+    return LogEvent(row.position, row.aggregate_id, row.version, name, data)
 
 
 @dataclass(frozen=True, order=True)
@@ -128,7 +164,7 @@ class SessionCheck:
         self.events = events
         first = events[0].data
         self.subject = f"session {first.get('tenant')}/{first.get('session_id')}"
-        self.started: datetime = first["at"]
+        self.started = events[0].time()
         self.last: datetime = self.started
         self.limits = (int(first["idle_timeout_s"]), int(first["max_lifetime_s"]))
         self.ended: LogEvent | None = None
@@ -155,7 +191,7 @@ class SessionCheck:
         self.found.append(Violation(positions, kind, self.subject, detail))
 
     def _activity(self, event: LogEvent) -> None:
-        at: datetime = event.data["at"]
+        at = event.time()
         if at >= self.expiry():
             detail = f"{event.kind} at {format_time(at)}, after its expiry at"
             self._found(
@@ -165,7 +201,7 @@ class SessionCheck:
 
     def _terminated(self, event: LogEvent) -> None:
         self.ended = event
-        reason, actor, at = event.data.get("reason"), event.data.get("actor"), event.data["at"]
+        reason, actor, at = event.data.get("reason"), event.data.get("actor"), event.time()
         if reason not in REASONS or not actor:
             detail = f"ended with reason {reason!r} by actor {actor!r}"
             self._found("unattributed_end", (event.position,), detail)
@@ -206,7 +242,7 @@ def account_claims(events: list[LogEvent], found: list[Violation]) -> list[Claim
             for sid in (s for s in closed if s in open_):
                 positions = (open_.pop(sid), event.position)
                 claims.append(
-                    Claim(session_uuid(tenant, sid), f"{tenant}/{sid}", data["at"], positions)
+                    Claim(session_uuid(tenant, sid), f"{tenant}/{sid}", event.time(), positions)
                 )
     claims += [Claim(session_uuid(tenant, sid), f"{tenant}/{sid}", None, (position,))
                for sid, position in open_.items()]  # fmt: skip
@@ -227,7 +263,7 @@ def settle(store: LogStore, claims: list[Claim], head: int) -> list[Violation]:
             )
             positions = tuple(sorted((*claim.positions, end.position)))
             found.append(Violation(positions, "active_after_end", subject, detail))
-        elif claim.ended_by is not None and (end is None or end.data["at"] > claim.ended_by):
+        elif claim.ended_by is not None and (end is None or end.time() > claim.ended_by):
             detail = f"a password reset at {format_time(claim.ended_by)} closed it, but it has no"
             positions = claim.positions + ((end.position,) if end else ())
             found.append(Violation(positions, "reset_left_open", subject, f"{detail} end by then"))
