@@ -41,8 +41,8 @@ class LedgerStateMachine(RuleBasedStateMachine):
     """Who the stories mention; `Cast(ingest_only=True)` for integrations of the ingest API."""
     check_views: ClassVar[bool] = False
     """Also compare the views (waits for the projections after each step; slower)."""
-    run_projections: ClassVar[bool] = True
-    """Run the views' projections in the sandbox (needed by `check_views` and the API's reads)."""
+    views: ClassVar[bool] = True
+    """Run the views and the API (False: the command side alone, much faster per example)."""
     new_database_url: ClassVar[Callable[[], str]]
     start: ClassVar[datetime] = EPOCH
 
@@ -53,7 +53,7 @@ class LedgerStateMachine(RuleBasedStateMachine):
             open_sandbox(
                 type(self).new_database_url(),
                 start=self.start,
-                run_projections=self.run_projections or self.check_views,
+                views=self.views or self.check_views,
             )
         )
         self.model: Model = self.sandbox.model

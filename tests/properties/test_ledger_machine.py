@@ -43,7 +43,7 @@ PAST = st.integers(min_value=0, max_value=400)
 class LedgerMachine(LedgerStateMachine):
     """The kit's machine on the command side alone, with this suite's extra rules."""
 
-    run_projections = False
+    views = False
     stats: ClassVar[Counter[str]]
 
     def __init__(self) -> None:

@@ -90,7 +90,7 @@ def test_a_log_of_random_stories_keeps_every_invariant(
     @given(story=stories(max_steps=40))
     def keeps_invariants(story: list[Step]) -> None:
         url = urls()
-        with open_sandbox(url, run_projections=False) as sandbox:
+        with open_sandbox(url, views=False) as sandbox:
             for step in story:
                 sandbox.play(step)
             checked["ended"] += sum(s.ended_at is not None for s in sandbox.model.sessions.values())
