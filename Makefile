@@ -33,14 +33,14 @@ faults: $(STAMP) ## the fault tier alone: a throw-away PostgreSQL cluster stoppe
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m faults tests/faults
 
 lint: $(STAMP) ## ruff (lint and format check), mypy --strict, and the layer contracts
-	$(BIN)/ruff check ledger replay_tools tests bench
-	$(BIN)/ruff format --check ledger replay_tools tests bench
+	$(BIN)/ruff check ledger replay_tools tests bench examples
+	$(BIN)/ruff format --check ledger replay_tools tests bench examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 fmt: $(STAMP) ## format and auto-fix
-	$(BIN)/ruff format ledger replay_tools tests bench
-	$(BIN)/ruff check --fix ledger replay_tools tests bench
+	$(BIN)/ruff format ledger replay_tools tests bench examples
+	$(BIN)/ruff check --fix ledger replay_tools tests bench examples
 
 bench: $(STAMP) ## quick benchmarks (under 10 minutes): bench/results and bench/RESULTS.md
 	$(BIN)/python -m bench --quick

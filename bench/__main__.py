@@ -65,6 +65,12 @@ def _r1(kind: str, sizes: Sizes, stores: Stores) -> list[Row]:
     return r1(kind, sizes, stores)
 
 
+def _r2(kind: str, sizes: Sizes, stores: Stores) -> list[Row]:
+    from bench.check import r2
+
+    return r2(kind, sizes, stores)
+
+
 def _s1(kind: str, sizes: Sizes, _: Stores) -> list[Row]:
     from bench.scale import s1
 
@@ -81,6 +87,7 @@ BENCHMARKS: dict[str, tuple[str, tuple[str, ...], Runner]] = {
     "H1": ("GET /v1/users/{id}/sessions over HTTP, 64 connections", ("postgresql",), _h1),
     "H2": ("GET /v1/sessions/{id}/status over HTTP, 64 connections", BOTH, _h2),
     "R1": ("ledger-replay: full replay and history --at", BOTH, _r1),
+    "R2": ("ledger-replay check: the model's invariants over the log", BOTH, _r2),
     "S1": ("query latency as the store grows", BOTH, _s1),
 }
 

@@ -3,7 +3,7 @@
 `LogStore` is what the tamper seals hash and the replay tools read: positions, aggregate ids,
 versions, topics and the stored bytes, never decoded through the application. A row that
 cannot be read as the ledger wrote it raises `CorruptEventError` naming its position.
-Tests: tests/replay/test_seals.py, tests/replay/test_cli.py.
+Tests: tests/replay/test_seals.py, tests/replay/test_cli.py, tests/replay/test_check.py.
 """
 
 from __future__ import annotations
@@ -124,6 +124,24 @@ class LogStore:
         with self.conn.transaction(), self.conn.cursor(name="ledger_log") as cursor:
             cursor.itersize = 2000
             cursor.execute(statement, params)
+            yield from map(self._row, cursor)
+
+    def rows_by_aggregate(self, upto: int) -> Iterator[EventRow]:
+        """Events with position <= upto, one aggregate after another in version order, streamed.
+
+        The order of the events table's primary key (aggregate id, version), so each
+        aggregate's events arrive together and a reader keeps one aggregate in memory.
+        """
+        if not self.has_events:
+            return
+        order = "ORDER BY originator_id, originator_version"
+        statement = self._select(f"{self.nid} <= ?", order)
+        if not self.pg:
+            yield from map(self._row, self.conn.execute(statement, [upto]))
+            return
+        with self.conn.transaction(), self.conn.cursor(name="ledger_by_aggregate") as cursor:
+            cursor.itersize = 2000
+            cursor.execute(statement, [upto])
             yield from map(self._row, cursor)
 
     def event_page(self, after: int, upto: int, limit: int) -> list[EventRow]:

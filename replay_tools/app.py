@@ -1,7 +1,7 @@
 """The `ledger-replay` Typer application, its shared options and its error handling.
 
 Configuration is the service's own (`LEDGER_DATABASE_URL`, ...). Exit codes: 0 answered,
-1 a discrepancy was found (`verify`, `verify-seals`), 2 bad usage or an unusable database
+1 a discrepancy was found (`verify`, `verify-seals`, `check`), 2 bad usage or an unusable database
 (one line naming the setting, never a traceback). Tests: tests/replay/test_cli.py.
 """
 
