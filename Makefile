@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-fast faults lint fmt bench bench-full soak fuzz browser clean
@@ -23,8 +24,8 @@ install: $(STAMP) ## create .venv and install the ledger with its dev tools
 run: $(STAMP) ## serve the API on the embedded default (SQLite under var/)
 	$(BIN)/ledger serve --host $(HOST) --port $(PORT) --dev
 
-test: $(STAMP) ## run the whole test suite (Postgres tests need LEDGER_TEST_POSTGRES_URL)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+test: $(STAMP) ## run the whole test suite, two processes (TEST_WORKERS=0: one); Postgres tests need LEDGER_TEST_POSTGRES_URL
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP) ## the tests without the slow and browser ones
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
