@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ledger.api import (
     admin,
+    events,
     inbound,
     ingest,
     me,
@@ -87,12 +88,16 @@ def create_app(
     )
     app.state.ledger = context
     install_problem_handlers(app)
-    for router in (me.router, admin.router, ingest.router, oidc.router, inbound.router,
-                   ops.router, ssf.router, webhooks.router):  # fmt: skip
+    for router in (me.router, admin.router, ingest.router, events.router, oidc.router,
+                   inbound.router, ops.router, ssf.router, webhooks.router):  # fmt: skip
         app.include_router(router)
     app.include_router(session_status.router)
     _include_pages(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        paths={"/v1/events": settings.max_batch_body_bytes},
+    )
     app.add_middleware(ApiHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=context.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
