@@ -119,7 +119,8 @@ def _generators(port: int, seconds: float, warmup: float) -> list[subprocess.Pop
     return [
         subprocess.Popen(
             [sys.executable, "-m", "bench.day_load", json.dumps({**spec, "index": n})],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         for n in range(GENERATORS)
     ]
