@@ -115,7 +115,7 @@ def raw_insert(url: DatabaseURL, state: bytes, n: int) -> float:
     mark = "%s" if url.is_postgres else "?"
     sql = (f"INSERT INTO raw_events (originator_id, originator_version, topic, state)"
            f" VALUES ({mark}, 1, {mark}, {mark})")  # fmt: skip
-    key = (lambda: uuid.uuid4()) if url.is_postgres else (lambda: uuid.uuid4().hex)
+    key: Callable[[], Any] = uuid.uuid4 if url.is_postgres else (lambda: uuid.uuid4().hex)
     kw = {"prepare": True} if url.is_postgres else {}
 
     def block(_: int) -> None:

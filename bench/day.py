@@ -97,16 +97,17 @@ def profile(pid: int, seconds: float) -> None:
     """With BENCH_L1_PROFILE=FILE, py-spy samples the ledger's process through the window."""
     target = os.environ.get("BENCH_L1_PROFILE")
     if target:
-        subprocess.Popen(["py-spy", "record", "-p", str(pid), "-d", str(int(seconds)), "-o",
-                          target, "-f", "raw", "-r", "50", "--idle"], stdout=subprocess.DEVNULL)  # fmt: skip
+        spy = ["py-spy", "record", "-p", str(pid), "-d", str(int(seconds)), "-o", target]
+        subprocess.Popen([*spy, "-f", "raw", "-r", "50", "--idle"], stdout=subprocess.DEVNULL)
 
 
 def _seed(url: DatabaseURL) -> dict[str, Any]:
     system = bootstrap(settings(url, group_commit=False), run_projections=False)
     try:
         began = time.perf_counter()
+        views = [system.active, system.history]
         done = seed(system.ledger, sessions=SESSIONS, per_user=SESSIONS // USERS,
-                    ended_share=0.0, views=[system.active, system.history], chunk=3000)  # fmt: skip
+                    ended_share=0.0, views=views, chunk=3000)  # fmt: skip
         return {"events": done.events, "users": done.users, "seconds": time.perf_counter() - began}
     finally:
         system.close()
@@ -115,13 +116,14 @@ def _seed(url: DatabaseURL) -> dict[str, Any]:
 def _generators(port: int, seconds: float, warmup: float) -> list[subprocess.Popen[str]]:
     spec = {"host": "127.0.0.1", "port": port, "token": token(), "rates": RATES,
             "sessions": SESSIONS, "users": USERS, "procs": GENERATORS, "connections": 256,
-            "seconds": seconds, "warmup": warmup, "drain_s": 10.0, "start_at": time.time() + 1}  # fmt: skip
+            "seconds": seconds, "warmup": warmup, "drain_s": 10.0,
+            "start_at": time.time() + 1}  # fmt: skip
     return [
         subprocess.Popen(
             [sys.executable, "-m", "bench.day_load", json.dumps({**spec, "index": n})],
             stdout=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for n in range(GENERATORS)
     ]
 
@@ -184,7 +186,7 @@ def _run(url: DatabaseURL, sizes: Sizes, seconds: float) -> dict[str, Any]:
 
 def l1(kind: str, sizes: Sizes) -> list[Row]:
     """L1: the day's profile, one row per kind and one summary row."""
-    seconds = float(os.environ.get("BENCH_L1_SECONDS", 60 if sizes.mode == "quick" else 600))
+    seconds = float(os.environ.get("BENCH_L1_SECONDS", "60" if sizes.mode == "quick" else "600"))
     with database(kind, "l1") as url:
         seeded = _seed(url)
         run = _run(url, sizes, seconds)

@@ -125,14 +125,15 @@ class Day:
             if i not in self.ended:
                 return i
 
-    def make(self, kind: str, k: int, due: float) -> tuple[bytes, int]:
+    def make(self, kind: str, k: int, due: float) -> tuple[bytes, int]:  # noqa: PLR0911
         """The request of the k-th event of `kind` and how many items it carries."""
         spec = self.spec
         if kind == "start":
             user = self.rng.randrange(spec["users"])
+            app = {"id": f"app-{user % 20}", "name": f"Application {user % 20}"}
             body = {"session_id": f"l1-{self.me}-{k}", "user_id": f"user-{user}",
                     "ip": "198.51.100.9", "user_agent": AGENT, "auth_methods": ["pwd"],
-                    "application": {"id": f"app-{user % 20}", "name": f"Application {user % 20}"}}  # fmt: skip
+                    "application": app}  # fmt: skip
             return http("POST", "/v1/sessions", self.headers, orjson.dumps(body)), 1
         if kind == "activity":
             n = max(1, round(spec["rates"]["activity"] / self.procs * FLUSH_S))
@@ -142,7 +143,8 @@ class Day:
         if kind == "join":
             i, app = self._next_active(), self.rng.randrange(20)
             body = {"application": {"id": f"app-{app}", "name": f"Application {app}"}}
-            return http("POST", f"/v1/sessions/s-{i}/activity", self.headers, orjson.dumps(body)), 1
+            path = f"/v1/sessions/s-{i}/activity"
+            return http("POST", path, self.headers, orjson.dumps(body)), 1
         if kind == "logout":
             i = next(self.to_log_out)
             self.ended.add(i)

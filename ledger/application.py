@@ -500,12 +500,12 @@ def _decide_all(
         if n in refused:
             answers.append(refused[n])
             continue
-        mark = work.mark()
+        work.mark()
         try:
             answers.append(command())
         except LedgerError as e:
             refused[n] = e
-            if work.changed_since(mark):
+            if work.changed_since_mark():
                 return None
             answers.append(e)
     return answers
