@@ -57,13 +57,19 @@ class PlainSession(Aggregate):
         self.application, self.auth_methods = application, auth_methods
 
 
-def plain_library(url: DatabaseURL, n: int) -> float:
-    """One `PlainSession` created and saved per command, the library's own persistence."""
-    env = {k: v for k, v in url.library_env(pool_size=2).items()
+def plain_app(url: DatabaseURL, *, pool_size: int = 2) -> Application[Any]:
+    """A plain library `Application` on `url`: its own recorders and JSON transcoder."""
+    env = {k: v for k, v in url.library_env(pool_size=pool_size).items()
            if k != "APPLICATION_RECORDER_TOPIC"}  # fmt: skip
     env["CREATE_TABLE"] = "y"
-    app: Application[Any] = Application(env=env | {"POSTGRES_SCHEMA": "public"}
-                                         if url.is_postgres else env)  # fmt: skip
+    if url.is_postgres:
+        env["POSTGRES_SCHEMA"] = "public"
+    return Application(env=env)
+
+
+def plain_library(url: DatabaseURL, n: int) -> float:
+    """One `PlainSession` created and saved per command, the library's own persistence."""
+    app = plain_app(url)
 
     def block(_: int) -> None:
         for _ in range(n):
