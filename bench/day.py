@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -113,18 +115,28 @@ def _seed(url: DatabaseURL) -> dict[str, Any]:
         system.close()
 
 
-def _generators(port: int, seconds: float, warmup: float) -> list[subprocess.Popen[str]]:
+def _generators(
+    port: int, seconds: float, warmup: float, folder: str
+) -> list[tuple[subprocess.Popen[str], str]]:
     spec = {"host": "127.0.0.1", "port": port, "token": token(), "rates": RATES,
             "sessions": SESSIONS, "users": USERS, "procs": GENERATORS, "connections": 256,
             "seconds": seconds, "warmup": warmup, "drain_s": 10.0,
             "start_at": time.time() + 1}  # fmt: skip
+    outs = [f"{folder}/generator-{n}.json" for n in range(GENERATORS)]
     return [
-        subprocess.Popen(
-            [sys.executable, "-m", "bench.day_load", json.dumps({**spec, "index": n})],
-            stdout=subprocess.PIPE,
-            text=True,
+        (
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.day_load",
+                    json.dumps({**spec, "index": n, "out": out}),
+                ],
+                text=True,
+            ),
+            out,
         )
-        for n in range(GENERATORS)
+        for n, out in enumerate(outs)
     ]
 
 
@@ -155,7 +167,8 @@ def _run(url: DatabaseURL, sizes: Sizes, seconds: float) -> dict[str, Any]:
     try:
         _wait_ready(f"http://127.0.0.1:{port}", server)
         warmup = max(2.0, sizes.warmup * 3)
-        procs = _generators(port, seconds, warmup)
+        folder = tempfile.mkdtemp(prefix="ledger_bench_l1_")
+        procs = _generators(port, seconds, warmup, folder)
         sampler.start()
         time.sleep(1 + warmup)
         began = time.perf_counter()
@@ -166,7 +179,10 @@ def _run(url: DatabaseURL, sizes: Sizes, seconds: float) -> dict[str, Any]:
         wall = time.perf_counter() - began
         cpu_server = cpu_seconds(server.pid) - cpu0[0]
         cpu_pg = sum(cpu_seconds(p) - c for p, c in cpu0[1].items())
-        outputs = [json.loads(p.communicate(timeout=seconds + 120)[0]) for p in procs]
+        for proc, _ in procs:
+            proc.wait(timeout=seconds + 120)
+        outputs = [json.loads(Path(out).read_text()) for _, out in procs]
+        shutil.rmtree(folder, ignore_errors=True)
         sampler.stop.set()
         sampler.join()
         return {"kinds": _merge(outputs), "lags": sampler.lags(began, began + wall),

@@ -7,8 +7,8 @@ loop), on a free keep-alive connection or a new one; its latency counts from whe
 due, so a server that falls behind shows it. Activity goes through the batch route
 (`POST /v1/events`, one batch per 100 ms), as an IdP would report its per-minute activity
 records; starts, SSO joins, logouts, admin terminations, password resets and reads are one
-request each, as they happen. Prints one JSON line: per kind offered, answered-ok and failed
-counts in the window, latencies, and the generator's own CPU.
+request each, as they happen. Writes per kind offered, answered-ok and failed
+counts in the window, latencies, and the generator's own CPU (as JSON, to the file `out`).
 """
 
 from __future__ import annotations
@@ -242,7 +242,9 @@ def main() -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency of the server
         pass
-    print(json.dumps(asyncio.run(Day(spec).run())))
+    result = asyncio.run(Day(spec).run())
+    with open(spec["out"], "w") as out:  # a file: the figures are larger than a pipe's buffer
+        json.dump(result, out)
 
 
 if __name__ == "__main__":
