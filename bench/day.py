@@ -100,7 +100,7 @@ def profile(pid: int, seconds: float) -> None:
     target = os.environ.get("BENCH_L1_PROFILE")
     if target:
         spy = ["py-spy", "record", "-p", str(pid), "-d", str(int(seconds)), "-o", target]
-        subprocess.Popen([*spy, "-f", "raw", "-r", "50", "--idle"], stdout=subprocess.DEVNULL)
+        subprocess.Popen([*spy, "-f", "raw", "-r", "50"], stdout=subprocess.DEVNULL)
 
 
 def _seed(url: DatabaseURL) -> dict[str, Any]:
