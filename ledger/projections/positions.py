@@ -25,6 +25,11 @@ def post(where: str, position: int) -> None:
             _changed.notify_all()
 
 
+def known(where: str) -> bool:
+    """True when a writer of `where` has posted in this process (the view runs here)."""
+    return where in _board
+
+
 def reached(where: str, position: int) -> bool:
     """True when this process's writer of `where` has committed `position` (or later)."""
     return _board.get(where, 0) >= position
