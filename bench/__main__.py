@@ -77,6 +77,18 @@ def _s1(kind: str, sizes: Sizes, _: Stores) -> list[Row]:
     return s1(kind, sizes)
 
 
+def _l1(kind: str, sizes: Sizes, _: Stores) -> list[Row]:
+    from bench.day import l1
+
+    return l1(kind, sizes)
+
+
+def _c1(kind: str, sizes: Sizes, _: Stores) -> list[Row]:
+    from bench.cpu import c1
+
+    return c1(kind, sizes)
+
+
 BOTH = ("postgresql", "sqlite")
 BENCHMARKS: dict[str, tuple[str, tuple[str, ...], Runner]] = {
     "W1": ("start-session commands/s, 1 client", BOTH, _w("w1")),
@@ -89,6 +101,8 @@ BENCHMARKS: dict[str, tuple[str, tuple[str, ...], Runner]] = {
     "R1": ("ledger-replay: full replay and history --at", BOTH, _r1),
     "R2": ("ledger-replay check: the model's invariants over the log", BOTH, _r2),
     "S1": ("query latency as the store grows", BOTH, _s1),
+    "C1": ("CPU per command", BOTH, _c1),
+    "L1": ("a realistic IdP day through the HTTP API", ("postgresql",), _l1),
 }
 
 

@@ -53,7 +53,7 @@ def save(run: dict[str, Any], rows: list[Row], *, merge: bool) -> Path:
         if kept:
             new = kept + new
             data["earlier_runs"] = [*old.get("earlier_runs", []), old["run"]]
-    order = ["W1", "W2", "W3", "P1", "P2", "H1", "H2", "R1", "S1"]
+    order = ["L1", "C1", "W1", "W2", "W3", "P1", "P2", "H1", "H2", "R1", "S1"]
     data["rows"] = sorted(new, key=lambda r: order.index(r["id"]) if r["id"] in order else 99)
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
     return path

@@ -70,6 +70,22 @@ def ledger_starts(
         system.close()
 
 
+def library_starts(url: DatabaseURL, *, clients: int, sizes: Sizes) -> Throughput:
+    """The plain `eventsourcing` path: one aggregate created and saved per command, with the
+    library's own recorder and transcoder (what a user of the library alone would write)."""
+    from bench.cpu import PlainSession, plain_app
+
+    app = plain_app(url, pool_size=max(2, min(clients, 20)))
+
+    def op(client: int, n: int) -> object:
+        return app.save(PlainSession(f"user-{client}", "198.51.100.7", AGENT, APPS[0], ["pwd"]))
+
+    try:
+        return run_clients(op, clients=clients, seconds=sizes.seconds, warmup=sizes.warmup)
+    finally:
+        app.close()
+
+
 def _state(url: DatabaseURL) -> bytes:
     system = bootstrap(settings(url, group_commit=False), run_projections=False)
     try:
@@ -101,12 +117,15 @@ def w1(kind: str, sizes: Sizes) -> list[Row]:
         )
         grouped, _ = ledger_starts(url, group_commit=True, clients=1, sizes=sizes)
         plain, _ = ledger_starts(url, group_commit=False, clients=1, sizes=sizes)
+        library = library_starts(url, clients=1, sizes=sizes)
         size = human_bytes(store_size(url))
     goal = ">= 0.5x raw" if kind == "sqlite" else ""
     row = _row("W1", f"{kind}, 1 client", grouped, base, goal=goal, store=size)
-    row.extra = {"plain_save_commands_per_s": round(plain.rate, 1), "plain_p50_ms": plain.p50_ms}
-    row.notes = f"plain one-save-per-command: {plain.rate:.0f}/s"
-    if err := _errors(base, grouped, plain):
+    row.extra = {"plain_save_commands_per_s": round(plain.rate, 1), "plain_p50_ms": plain.p50_ms,
+                 "library_commands_per_s": round(library.rate, 1)}  # fmt: skip
+    row.notes = (f"plain one-save-per-command: {plain.rate:.0f}/s; the plain eventsourcing"
+                 f" library (create + save one aggregate): {library.rate:.0f}/s")  # fmt: skip
+    if err := _errors(base, grouped, plain, library):
         row.notes += f"; {err}"
     return [row]
 
@@ -122,6 +141,7 @@ def w2(kind: str, sizes: Sizes) -> list[Row]:
             )
             grouped, info = ledger_starts(url, group_commit=True, clients=clients, sizes=sizes)
             plain, _ = ledger_starts(url, group_commit=False, clients=clients, sizes=sizes)
+            library = library_starts(url, clients=clients, sizes=sizes)
             goal = ">= 1.0x raw" if kind == "postgresql" and clients == 16 else ""
             row = _row("W2", f"{kind}, {clients} clients", grouped, base, goal=goal)
             row.extra = {
@@ -129,14 +149,16 @@ def w2(kind: str, sizes: Sizes) -> list[Row]:
                 "plain_p50_ms": plain.p50_ms,
                 "plain_p99_ms": plain.p99_ms,
                 "group_commit_vs_plain": round(grouped.rate / max(plain.rate, 1e-9), 2),
+                "library_commands_per_s": round(library.rate, 1),
                 **info,
             }
             row.notes = (
                 f"plain one-save-per-command: {plain.rate:.0f}/s"
                 f" (group commit {row.extra['group_commit_vs_plain']}x it)"
                 + (f"; mean batch {info['mean_batch']}" if "mean_batch" in info else "")
+                + f"; plain eventsourcing library: {library.rate:.0f}/s"
             )
-            if err := _errors(base, grouped, plain):
+            if err := _errors(base, grouped, plain, library):
                 row.notes += f"; {err}"
             rows.append(row)
         size = human_bytes(store_size(url))

@@ -8,6 +8,7 @@ Tests: tests/integration/test_ledger_contract.py, tests/properties/test_ledger_m
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import random
 import time
@@ -25,6 +26,7 @@ from ledger import validation as check
 from ledger.aggregates import (
     Account,
     ConcurrencyConflict,
+    LedgerError,
     Session,
     SessionConflict,
     SessionNotFound,
@@ -53,15 +55,19 @@ from ledger.outcomes import (
     BulkOutcome,
     Decision,
     ExpireOutcome,
+    Outcome,
     StartOutcome,
     TerminateOutcome,
 )
 from ledger.persistence.transcoder import OrjsonTranscoder
 from ledger.records import record_of
+from ledger.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
 A = TypeVar("A", Session, Account)
 Clock = Callable[[], datetime]
+# The batch being decided in this thread (None outside `SessionLedger.batch`).
+_BATCH: contextvars.ContextVar[UnitOfWork | None] = contextvars.ContextVar("batch", default=None)
 
 
 def utc_now() -> datetime:
@@ -151,7 +157,8 @@ class SessionLedger(Application[UUID]):
         compared = set(fields) - ({"started_at"} if at is None else set())
         # First try as a new session without reading it (the usual case): a repeated start
         # then fails on the session's version and the next attempt reads and compares.
-        optimistic = [True]
+        batch = _BATCH.get()
+        optimistic = [batch is None or batch.optimistic]
 
         def decide() -> Decision[StartOutcome]:
             existing = None
@@ -316,6 +323,42 @@ class SessionLedger(Application[UUID]):
                 position = max(position or 0, outcome.position or 0) or position
         return ExpireOutcome(position=position, expired=expired)
 
+    def batch(
+        self, commands: Sequence[Callable[[], Outcome]]
+    ) -> tuple[list[Outcome | LedgerError], int | None]:
+        """Decide `commands` in order; commit what they recorded in one transaction.
+
+        Each command answers on its own: its outcome, or the `LedgerError` that refused it
+        (a refused command records nothing, the others are still committed). A later command
+        sees what earlier ones decided. A version conflict with another writer decides the
+        whole batch again, reading every session it starts this time. Returns the answers and
+        the highest position written.
+        """
+        refused: dict[int, LedgerError] = {}
+        optimistic = True
+        for attempt in range(self.max_attempts):
+            work = UnitOfWork(optimistic=optimistic)
+            token = _BATCH.set(work)
+            try:
+                answers = _decide_all(commands, refused, work)
+            finally:
+                _BATCH.reset(token)
+            if answers is None:  # a refused command had changed state: decide without it
+                continue
+            try:
+                position = self.committer.commit(work.aggregates())
+            except IntegrityError:
+                optimistic = False
+                time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))  # noqa: S311
+                continue
+            placed = [
+                a if isinstance(a, LedgerError) else dataclasses.replace(a, position=position)
+                for a in answers
+            ]
+            return placed, position
+        msg = f"gave up after {self.max_attempts} attempts: concurrent commands kept conflicting"
+        raise ConcurrencyConflict(msg)
+
     # ------------------------------------------------------------- helpers
 
     def _end_one(
@@ -400,6 +443,10 @@ class SessionLedger(Application[UUID]):
         return self._run(decide, lock=account_uuid(tenant, user_id))
 
     def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        batch = _BATCH.get()
+        found = batch.get(aggregate_id) if batch is not None else None
+        if found is not None:
+            return found if isinstance(found, cls) else None
         try:
             aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -422,8 +469,14 @@ class SessionLedger(Application[UUID]):
         """Decide and commit; on a version conflict decide again (bounded, with backoff).
 
         Commands on one account hold its lock in this process, so they queue rather than
-        conflict; conflicts with other processes are retried.
+        conflict; conflicts with other processes are retried. Within `batch`, the decision
+        joins the batch's unit of work instead (committed, and retried, with the batch).
         """
+        batch = _BATCH.get()
+        if batch is not None:
+            decision = decide()
+            batch.add(decision.aggregates)
+            return decision.result
         with self._locks.hold(lock):
             for attempt in range(self.max_attempts):
                 decision = decide()
@@ -435,3 +488,24 @@ class SessionLedger(Application[UUID]):
                 return dataclasses.replace(decision.result, position=position)  # type: ignore[type-var]
         msg = f"gave up after {self.max_attempts} attempts: concurrent commands kept conflicting"
         raise ConcurrencyConflict(msg)
+
+
+def _decide_all(
+    commands: Sequence[Callable[[], Outcome]], refused: dict[int, LedgerError], work: UnitOfWork
+) -> list[Outcome | LedgerError] | None:
+    """Each command's outcome or refusal; None when a refused command had changed state
+    (it is then in `refused`, and the batch must be decided again from the store)."""
+    answers: list[Outcome | LedgerError] = []
+    for n, command in enumerate(commands):
+        if n in refused:
+            answers.append(refused[n])
+            continue
+        work.mark()
+        try:
+            answers.append(command())
+        except LedgerError as e:
+            refused[n] = e
+            if work.changed_since_mark():
+                return None
+            answers.append(e)
+    return answers

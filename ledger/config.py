@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_batch_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     ready_max_lag: int = Field(1000, ge=0)
 
     # Outbound: Shared Signals transmitter and Standard Webhooks (ledger/outbound).

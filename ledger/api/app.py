@@ -29,6 +29,7 @@ from ledger.api import (
     admin,
     charts,
     console,
+    events,
     inbound,
     ingest,
     live,
@@ -92,8 +93,8 @@ def create_app(
     )
     app.state.ledger = context
     install_problem_handlers(app)
-    for router in (me.router, admin.router, ingest.router, oidc.router, inbound.router,
-                   ops.router, ssf.router, webhooks.router):  # fmt: skip
+    for router in (me.router, admin.router, ingest.router, events.router, oidc.router,
+                   inbound.router, ops.router, ssf.router, webhooks.router):  # fmt: skip
         app.include_router(router)
     app.include_router(session_status.router)
     app.include_router(console.router)
@@ -102,7 +103,11 @@ def create_app(
     app.include_router(charts.router)
     app.include_router(operators.router)
     _include_pages(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        paths={"/v1/events": settings.max_batch_body_bytes},
+    )
     app.add_middleware(ApiHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=context.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -19,6 +19,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 from typing_extensions import TypeVar
 
+from ledger.projections import positions
 from ledger.projections.deltas import SessionDelta, fold
 from ledger.projections.storage import ViewStorage
 
@@ -29,9 +30,11 @@ class SessionView(ViewStorage):
     """A view kept from `Session` events."""
 
     def apply(self, deltas: Sequence[SessionDelta], tracking: Tracking) -> None:
-        """Apply one batch's net changes and its tracking position in one transaction."""
+        """Apply one batch's net changes and its tracking position in one transaction,
+        then post the position (`ledger.projections.positions`) for commands waiting here."""
         with self.txn(commit=True) as cursor:
             self.apply_rows(cursor, deltas, tracking)
+        positions.post(self.location(), tracking.notification_id)
 
     @abstractmethod
     def apply_rows(self, c: Any, deltas: Sequence[SessionDelta], tracking: Tracking) -> None:

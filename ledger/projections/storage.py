@@ -43,6 +43,17 @@ class ViewStorage(TrackingRecorder):
     def view_tables(self) -> list[str]:
         """The view's own tables (without prefix), children first."""
 
+    def location(self) -> str:
+        """Where this view's tracking lives (its database, schema and table): the same for
+        every storage object of this view in this process."""
+        store: Any = self.datastore  # type: ignore[attr-defined]
+        pool = store.pool
+        kwargs = getattr(pool, "kwargs", {})
+        server = [kwargs.get(k) for k in ("host", "port", "dbname")]
+        where = getattr(pool, "db_name", None) or server
+        table = tracking_table(self.name, prefix=self.prefix)
+        return f"{where}|{getattr(store, 'schema', '')}|{table}"
+
     def t(self, table: str) -> str:
         """The qualified name of one of the view's tables."""
         return self.qualify(self.prefix + table)

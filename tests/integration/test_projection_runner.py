@@ -21,6 +21,7 @@ import pytest
 
 from ledger.bootstrap import bootstrap
 from ledger.config import Settings
+from ledger.projections import positions
 from ledger.projections.rebuild import build_scratch, open_events
 from ledger.projections.registry import open_view
 from ledger.projections.runner import APP_NAME, ProjectionLock
@@ -164,4 +165,27 @@ def test_runners_see_events_written_by_another_process(
         sessions = system.active.user_sessions("acme", "alice", now=system.clock())
         assert [s.id for s in sessions] == ["far"]
     finally:
+        system.close()
+
+
+def test_a_command_waits_on_the_positions_this_process_writers_posted(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Read-your-writes without a query when the views run here; the tables otherwise."""
+    system = bootstrap(make_settings(), run_projections=True)
+    reader = bootstrap(make_settings(), run_projections=False)
+    try:
+        outcome = system.ledger.start_session(tenant="acme", user_id="bob", session_id="near")
+        assert outcome.position is not None
+        assert system.wait(outcome.position, timeout=15)
+        places = [view.location() for view in system.views.values()]
+        assert len(set(places)) == len(places) == 2
+        assert all(positions.reached(where, outcome.position) for where in places)
+        assert not positions.reached(places[0], outcome.position + 1)
+        # the same views seen through another system's storage objects: same locations
+        assert [v.location() for v in reader.views.values()] == places
+        assert reader.wait(outcome.position, timeout=1)
+        assert not reader.wait(outcome.position + 1, timeout=0.05)  # nothing written there
+    finally:
+        reader.close()
         system.close()
