@@ -35,7 +35,8 @@ def sandbox_for(sender: Sender) -> Iterator[Sandbox]:
 def post(sandbox: Sandbox, sender: Sender, message: InboundMessage) -> int:
     url = f"/v1/inbound/{sender.name}{message.path}"
     response = sandbox.client.post(url, content=message.body, headers=message.headers)
-    return response.status_code
+    status: int = response.status_code
+    return status
 
 
 def swap(text: bytes, index: int) -> bytes:
@@ -71,8 +72,9 @@ def test_drawn_messages_are_accepted_and_the_ledger_ends_as_the_model_says(
     with sandbox_for(sender) as sandbox:
         if KIND_STEPS[kind] == ("logout",):  # these IdPs only end sessions: start some
             for n in range(3):
-                sandbox.play(Start("acme", f"user-{n % 2}", f"sid-{n}", EPOCH, idle=86_400,
-                                   max_life=86_400))  # fmt: skip
+                sandbox.play(
+                    Start("acme", f"user-{n % 2}", f"sid-{n}", EPOCH, idle=86_400, max_life=86_400)
+                )
         for _ in range(6):
             now = sandbox.clock()
             if kind in ("oidc", "saml") and not any(
