@@ -12,10 +12,11 @@ The database server's CPU is not in these figures (L1 reports it).
 
 from __future__ import annotations
 
+import functools
 import resource
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.application import Application
@@ -85,7 +86,9 @@ def ledger_cases(system: LedgerSystem, n: int) -> dict[str, float]:
     """CPU µs per command of each kind on this ledger (group commit, no projections)."""
     ledger, clock = system.ledger, system.clock
     run = uuid.uuid4().hex[:6]
-    sid = lambda b, i: f"c1-{run}-{b}-{i}"  # noqa: E731
+
+    def sid(b: int, i: int) -> str:
+        return f"c1-{run}-{b}-{i}"
 
     def starts(block: int) -> None:
         for i in range(n):
@@ -94,7 +97,10 @@ def ledger_cases(system: LedgerSystem, n: int) -> dict[str, float]:
                                  auth_methods=["pwd"])  # fmt: skip
 
     out = {"start": per_op(starts, n)}
-    late = lambda: clock() + timedelta(seconds=0)  # noqa: E731
+
+    def late() -> datetime:
+        return clock() + timedelta(seconds=0)
+
     out["activity"] = per_op(
         lambda b: [ledger.record_activity(tenant=TENANT, session_id=sid(b, i), at=late(),
                                           ip="198.51.100.8") for i in range(n)], n)  # fmt: skip
@@ -102,8 +108,8 @@ def ledger_cases(system: LedgerSystem, n: int) -> dict[str, float]:
     def batched(block: int) -> None:
         for first in range(0, n, BATCH):
             ledger.batch([
-                (lambda i=i: ledger.record_activity(tenant=TENANT, session_id=sid(block, i),
-                                                     ip="198.51.100.9"))
+                functools.partial(ledger.record_activity, tenant=TENANT,
+                                  session_id=sid(block, i), ip="198.51.100.9")
                 for i in range(first, min(n, first + BATCH))
             ])  # fmt: skip
 

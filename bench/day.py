@@ -75,7 +75,7 @@ class LagSampler(threading.Thread):
 
     def __init__(self, system: LedgerSystem) -> None:
         super().__init__(daemon=True)
-        self.system, self.samples, self.stop = system, [], threading.Event()
+        self.system, self.stop = system, threading.Event()
         self.samples: list[tuple[float, int, int]] = []
 
     def run(self) -> None:

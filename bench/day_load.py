@@ -131,7 +131,7 @@ class Day:
         if kind == "start":
             user = self.rng.randrange(spec["users"])
             app = {"id": f"app-{user % 20}", "name": f"Application {user % 20}"}
-            body = {"session_id": f"l1-{self.me}-{k}", "user_id": f"user-{user}",
+            body: dict[str, object] = {"session_id": f"l1-{self.me}-{k}", "user_id": f"user-{user}",
                     "ip": "198.51.100.9", "user_agent": AGENT, "auth_methods": ["pwd"],
                     "application": app}  # fmt: skip
             return http("POST", "/v1/sessions", self.headers, orjson.dumps(body)), 1
@@ -141,15 +141,15 @@ class Day:
                       for _ in range(n)]  # fmt: skip
             return http("POST", "/v1/events", self.headers, orjson.dumps({"events": events})), n
         if kind == "join":
-            i, app = self._next_active(), self.rng.randrange(20)
-            body = {"application": {"id": f"app-{app}", "name": f"Application {app}"}}
+            i, a = self._next_active(), self.rng.randrange(20)
+            body = {"application": {"id": f"app-{a}", "name": f"Application {a}"}}
             path = f"/v1/sessions/s-{i}/activity"
             return http("POST", path, self.headers, orjson.dumps(body)), 1
         if kind == "logout":
             i = next(self.to_log_out)
             self.ended.add(i)
-            body = b'{"reason":"logout"}'
-            return http("POST", f"/v1/sessions/s-{i}/terminate", self.headers, body), 1
+            logout = b'{"reason":"logout"}'
+            return http("POST", f"/v1/sessions/s-{i}/terminate", self.headers, logout), 1
         if kind == "admin_terminate":
             i = next(self.to_terminate)
             self.ended.add(i)

@@ -109,8 +109,14 @@ def test_a_repeated_start_in_a_batch_answers_200_as_the_single_route_does(
 def test_an_envelope_off_the_schema_is_one_422_and_records_nothing(
     client: TestClient, hs: Minter
 ) -> None:
-    good = {"type": "start", "session_id": "s1", "user_id": "alice"}
-    for events in ([], [good, {"type": "teleport"}], [good] * 1001, [good, {**good, "x": 1}]):
+    good: dict[str, Any] = {"type": "start", "session_id": "s1", "user_id": "alice"}
+    envelopes: list[list[dict[str, Any]]] = [
+        [],
+        [good, {"type": "teleport"}],
+        [good] * 1001,
+        [good, {**good, "x": 1}],
+    ]
+    for events in envelopes:
         response = post(client, hs, events)
         assert response.status_code == 422, response.text
         assert response.headers["content-type"] == "application/problem+json"

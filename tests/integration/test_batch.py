@@ -25,7 +25,7 @@ def other(make_settings: Callable[..., Settings], clock: FakeClock) -> Iterator[
 
 
 def version(ledger: SessionLedger, session_id: str) -> int:
-    session = ledger.repository.get(session_uuid("t", session_id))
+    session: object = ledger.repository.get(session_uuid("t", session_id))
     assert isinstance(session, Session)
     return session.version
 
