@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.responses import Response
 
 from ledger.aggregates.errors import LedgerError
@@ -39,18 +39,34 @@ from ledger.api.schemas import (
 from ledger.inbound import ingest
 from ledger.inbound.commands import COMMAND_NAMES
 from ledger.outcomes import ActivityOutcome, BulkOutcome, Outcome, StartOutcome, TerminateOutcome
+from ledger.validation import InvalidInput
+from ledger.validation import ip as valid_ip
 
 MAX_EVENTS = 1000
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
 
-class StartEvent(StartBody):
+class _AddressChecked(BaseModel):
+    """The item's `ip` is part of the envelope's schema (format ipv4/ipv6): one off it is a
+    body off the schema, so the whole request is a 422, as for any other schema violation."""
+
+    @field_validator("ip", check_fields=False)
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        try:
+            valid_ip(value)
+        except InvalidInput as e:
+            raise ValueError(str(e)) from None
+        return value
+
+
+class StartEvent(_AddressChecked, StartBody):
     """A session start (`POST /v1/sessions`)."""
 
     type: Literal["start"]
 
 
-class ActivityEvent(ActivityBody):
+class ActivityEvent(_AddressChecked, ActivityBody):
     """Activity or an SSO join (`POST /v1/sessions/{session_id}/activity`)."""
 
     type: Literal["activity"]

@@ -51,7 +51,7 @@ def test_a_runner_killed_mid_catch_up_resumes_to_views_equal_to_a_clean_rebuild(
 ) -> None:
     settings = make_settings()
     system = bootstrap(settings, run_projections=False)
-    head = seed_sessions(system.ledger, count=3000, start=T0)
+    head = seed_sessions(system.ledger, count=1200, start=T0)
     system.close()
     view, factory = open_view("active_sessions", settings)
     process = run_project(settings, "project")
@@ -179,7 +179,7 @@ def test_a_command_waits_on_the_positions_this_process_writers_posted(
         assert outcome.position is not None
         assert system.wait(outcome.position, timeout=15)
         places = [view.location() for view in system.views.values()]
-        assert len(set(places)) == len(places) == 2
+        assert len(set(places)) == len(places) == len(system.views) > 1
         assert all(positions.reached(where, outcome.position) for where in places)
         assert not positions.reached(places[0], outcome.position + 1)
         # the same views seen through another system's storage objects: same locations
