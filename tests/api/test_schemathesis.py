@@ -228,4 +228,7 @@ def test_a_stateful_walk_starts_lists_and_terminates_real_sessions(linked_schema
     )
     assert ("POST", START, 201) in calls
     assert ("GET", USER, 200) in calls
-    assert ("DELETE", ONE, 204) in calls  # an id that came from a start or a list
+    # An id that came from a start or a list names a real session: 204, or 409 when it had
+    # ended already (a start the walk sent with a short idle timeout expires on a slow
+    # machine); an id made up would answer 404.
+    assert {("DELETE", ONE, 204), ("DELETE", ONE, 409)} & set(calls)
