@@ -78,7 +78,7 @@ class LiveHub:
         self._thread.start()
 
     def decode(self, notifications: Iterable[Any]) -> list[LiveEvent]:
-        """Session events of the notifications (an ended session's user read from its record)."""
+        """Session events of the notifications (an ended session's user read from its start)."""
         out = []
         for n in notifications:
             event: Any = self.system.ledger.mapper.to_domain_event(n)
@@ -87,9 +87,9 @@ class LiveHub:
                     LiveEvent(n.id, "started", event.tenant, event.user_id, event.session_id)
                 )
             elif type(event) is TERMINATED:
-                session: Any = self.system.ledger.repository.get(
-                    event.originator_id, version=event.originator_version
-                )
+                # Tenant, user and id are set by the start and never change: the session
+                # at version 1 (its first event alone) is all this needs.
+                session: Any = self.system.ledger.repository.get(event.originator_id, version=1)
                 out.append(
                     LiveEvent(
                         n.id, "ended", session.tenant, session.user_id, session.session_id,
