@@ -23,12 +23,14 @@ from ledger.bootstrap import LedgerSystem, bootstrap
 from ledger.config import Settings, load_settings
 from ledger.persistence.url import DatabaseURL
 
+# Every health check is on but `too_slow` (storage examples are slow by nature): in particular
+# `function_scoped_fixture`, which catches examples sharing a database through a fixture.
 settings.register_profile(
     "ci",
     max_examples=40,
     stateful_step_count=30,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,
 )
 settings.register_profile(
@@ -36,14 +38,14 @@ settings.register_profile(
     max_examples=15,
     stateful_step_count=20,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
     "long",
     max_examples=400,
     stateful_step_count=60,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
