@@ -1,11 +1,13 @@
 """Fail fast while a database is away: one gate per PostgreSQL database, shared by its pools.
 
 * A connection-level failure (a refused or broken connection, a pool that hands out no
-  connection in time) makes the gate probe the database at once with a fresh connection.
-  When the probe fails too, the gate closes: from then on every `get_connection` on that
-  database raises `DatabaseUnavailable` at once, naming the cause, instead of waiting for the
-  pool and the library's retries (ten attempts, each waiting for the pool). The API answers
-  503 within milliseconds; the error is not retried.
+  connection in time) makes the gate probe the database at once with a fresh connection
+  (one probe at a time: concurrent suspicions share its verdict). When the probe fails too,
+  or gives no verdict within `VERDICT_S` (a database that cannot take a connection that fast
+  cannot serve a request in time either), the gate closes: from then on every
+  `get_connection` on that database raises `DatabaseUnavailable` at once, naming the cause,
+  instead of waiting for the pool and the library's retries (ten attempts, each waiting for
+  the pool). The API answers 503 within milliseconds; the error is not retried.
 * While closed, a watcher thread probes every `PROBE_INTERVAL_S`; when the database answers,
   every pool of that database drops its broken connections (`pool.check()`) and the gate
   opens again: the service serves within about a second of the database's return, whatever
@@ -24,6 +26,8 @@ import os
 import threading
 import time
 import weakref
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,9 @@ from ledger.persistence.url import DatabaseURL
 
 log = logging.getLogger("ledger.persistence")
 PROBE_INTERVAL_S = 0.25
+VERDICT_S = 0.75
+"""How long a request that met a connection failure waits for the probe's verdict (libpq's
+own connect timeout cannot be under 2 s; a request must be answered within 2 s)."""
 RECENT_S = 0.5
 """A probe that succeeded this recently stands for the next suspicions (a busy pool's timeouts
 must not become a probe each)."""
@@ -87,6 +94,7 @@ class DatabaseGate:
         self.down_since: float | None = None
         self._answered_at = 0.0  # when a probe last succeeded
         self._probing = threading.Lock()
+        self._verdict: Future[str | None] | None = None
         self._pools: weakref.WeakSet[ConnectionPool[Any]] = weakref.WeakSet()
 
     @property
@@ -106,16 +114,36 @@ class DatabaseGate:
 
     def suspect(self, error: BaseException) -> None:
         """After a connection failure: probe now; raise `DatabaseUnavailable` if it is away."""
-        with self._probing:  # one probe at a time; the others see its verdict
-            if self.down_since is None:
-                if time.monotonic() - self._answered_at < RECENT_S:
-                    return  # a busy pool, not a database away: it answered just now
-                cause = self.probe()
+        if self.down_since is None and time.monotonic() - self._answered_at >= RECENT_S:
+            verdict = self._shared_probe()
+            try:
+                cause = verdict.result(timeout=VERDICT_S)
+            except FutureTimeout:
+                cause = f"no connection within {VERDICT_S} s"
+            with self._probing:
                 if cause is None:
                     self._answered_at = time.monotonic()
                     return
-                self._close(cause, error)
+                if self.down_since is None:
+                    self._close(cause, error)
         self.check()
+
+    def _shared_probe(self) -> Future[str | None]:
+        """The probe under way, or a new one in its own thread (suspicions share its verdict)."""
+        with self._probing:
+            if self._verdict is None or self._verdict.done():
+                verdict: Future[str | None] = Future()
+                self._verdict = verdict
+
+                def run() -> None:
+                    try:
+                        cause = self.probe()
+                    except Exception as e:  # whatever stops a probe is its verdict
+                        cause = f"{type(e).__name__}: {e}"
+                    verdict.set_result(cause)
+
+                threading.Thread(target=run, name="ledger-db-probe", daemon=True).start()
+            return self._verdict
 
     def probe(self) -> str | None:
         """None when a fresh connection answers, else why not."""

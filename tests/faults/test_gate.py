@@ -2,6 +2,8 @@
 PostgreSQL cluster that the tests stop and restart:
 
 * which errors count as the connection failing (and which are a statement's own);
+* a database that takes no connection in time closes the gate after the gate's own short
+  wait for a verdict, not libpq's connect timeout;
 * while the database is away a pooled read is refused at once with `DatabaseUnavailable`,
   not after the pool's wait times the library's ten retries; it serves again within about a
   second of the database's return, without reopening anything;
@@ -12,6 +14,7 @@ PostgreSQL cluster that the tests stop and restart:
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 
@@ -23,6 +26,7 @@ from psycopg_pool import PoolTimeout
 from ledger.bootstrap import LedgerSystem, bootstrap
 from ledger.config import Settings, load_settings
 from ledger.persistence.gate import (
+    VERDICT_S,
     DatabaseGate,
     DatabaseUnavailable,
     is_connection_failure,
@@ -68,6 +72,22 @@ def test_a_database_at_its_connection_limit_is_not_taken_for_away(
     finally:
         with psycopg.connect(cluster.admin_dsn(), autocommit=True) as conn:
             conn.execute("DROP ROLE capped")
+
+
+def test_a_database_taking_no_connection_in_time_closes_the_gate_before_libpq_gives_up() -> None:
+    # a listener that takes the connection and never answers: libpq would wait its 2 s
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        gate = DatabaseGate(
+            {"host": "127.0.0.1", "port": port, "user": "u", "password": "", "dbname": "d"},
+            connect_timeout_s=2,
+        )
+        with pytest.raises(DatabaseUnavailable) as raised:
+            gate.suspect(psycopg.OperationalError("server closed the connection"))
+        assert raised.value.cause == f"no connection within {VERDICT_S} s"
+        assert gate.is_down
+        with pytest.raises(DatabaseUnavailable):
+            gate.check()  # refused at once from now on, until a probe answers
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -47,12 +48,13 @@ def first_success_after(load: Load, moment: float) -> float:
     return sent[0] - moment
 
 
-def check_outage_answers(load: Load, start: float, end: float) -> None:
+def check_outage_answers(load: Load, start: float, end: float, ledger_log: Path) -> None:
     """Requests sent while the database was away: a 503 problem, in time, with Retry-After."""
     during = load.between(start, end)
     assert during, "no request was sent during the outage"
+    slow = [a for a in during if a.elapsed > HANG_BOUND_S]
+    assert not slow, f"{slow}; the ledger's log ends: {ledger_log.read_text()[-4000:]}"
     for answer in during:
-        assert answer.elapsed <= HANG_BOUND_S, answer
         assert answer.status == 503, answer
         assert answer.content_type == "application/problem+json", answer
         assert answer.retry_after is not None, answer
@@ -113,7 +115,7 @@ def test_a_database_away_for_a_while_is_answered_503_at_once_and_recovered_from(
     health.stop()
 
     assert {r.status_code for r in crowd} == {503}
-    check_outage_answers(load, down + 0.5, back - 0.5)
+    check_outage_answers(load, down + 0.5, back - 0.5, ledger.log)
     assert {p.status for p in ready.between(down + 2, back)} == {503}
     recovered = [p for p in ready.between(back, back + 10) if p.status == 200]
     assert recovered and recovered[0].sent + recovered[0].elapsed - back <= 2.0 + 1.5
