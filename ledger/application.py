@@ -41,6 +41,7 @@ from ledger.aggregates.rules import (
 )
 from ledger.bulk_commands import BulkCommand, Closing, EndAll, ResetPassword, Revoke
 from ledger.committer import (
+    DEFAULT_CACHE_SIZE,
     DEFAULT_GROUP_COMMIT,
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_WAIT_MS,
@@ -82,7 +83,7 @@ class SessionLedger(Application[UUID]):
     snapshotting_intervals = {Account: 100, Session: 100}
     # Recently used aggregates stay in memory; each load then asks the store only for events
     # after the cached version (fast-forward), so other processes' writes are always seen.
-    env = {"AGGREGATE_CACHE_MAXSIZE": "20000"}
+    env = {"AGGREGATE_CACHE_MAXSIZE": str(DEFAULT_CACHE_SIZE)}
     max_attempts = 12
 
     def __init__(

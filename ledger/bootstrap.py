@@ -159,6 +159,8 @@ def _build_ledger(settings: Settings, *, clock: Clock, create_tables: bool) -> S
     env = settings.events_url.library_env(pool_size=2, max_overflow=settings.pg_pool_size)
     if not create_tables:
         env["CREATE_TABLE"] = "no"
+    size = settings.aggregate_cache_size
+    env["AGGREGATE_CACHE_MAXSIZE"] = str(size) if size else ""  # the library: "0" is unbounded
     return SessionLedger(
         env,
         clock=clock,

@@ -24,6 +24,8 @@ from eventsourcing.persistence import IntegrityError, Recording
 DEFAULT_GROUP_COMMIT = True
 DEFAULT_MAX_BATCH = 64
 DEFAULT_MAX_WAIT_MS = 0.0
+DEFAULT_CACHE_SIZE = 20_000
+"""Aggregates the command side keeps in the repository's cache (`record` fills it)."""
 
 
 class VersionConflict(IntegrityError):

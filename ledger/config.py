@@ -26,7 +26,12 @@ from ledger.aggregates.rules import (
     DEFAULT_MAX_LIFETIME_S,
     MAX_TIMEOUT_S,
 )
-from ledger.committer import DEFAULT_GROUP_COMMIT, DEFAULT_MAX_BATCH, DEFAULT_MAX_WAIT_MS
+from ledger.committer import (
+    DEFAULT_CACHE_SIZE,
+    DEFAULT_GROUP_COMMIT,
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_WAIT_MS,
+)
 from ledger.errors import ConfigError
 from ledger.persistence.url import DatabaseURL
 
@@ -50,6 +55,7 @@ class Settings(BaseSettings):
     group_commit: bool = DEFAULT_GROUP_COMMIT
     group_commit_max_batch: int = Field(DEFAULT_MAX_BATCH, ge=1, le=10_000)
     group_commit_max_wait_ms: float = Field(DEFAULT_MAX_WAIT_MS, ge=0, le=100)
+    aggregate_cache_size: int = Field(DEFAULT_CACHE_SIZE, ge=0, le=10_000_000)
     reaper_interval_s: float = Field(15.0, gt=0, le=3600)
     seal_interval_s: float = Field(300.0, gt=0)
     run_projections: bool = True
