@@ -16,7 +16,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,6 +41,8 @@ from ledger.bootstrap import bootstrap
 from ledger.persistence.url import DatabaseURL
 
 CONNECTIONS = 64
+WORKERS = (1, 2)
+"""H1 with one uvicorn worker (the goal's case) and with two, so the scaling is on record."""
 
 
 def free_port() -> int:
@@ -109,18 +113,21 @@ def drive(url: str, headers: list[str], seconds: float) -> dict[str, Any]:
 
 
 def versus_bare(
-    url: DatabaseURL, path: str, bearer: str, seconds: float
+    url: DatabaseURL, path: str, bearer: str, seconds: float, *, workers: int = 1
 ) -> tuple[dict[str, Any], dict[str, Any], httpx.Response]:
-    """Serve the ledger on `url` (`bench.h1_server`, one worker); drive `path` and a bare
-    endpoint answering the very same bytes, each after a warm-up. Returns (ledger, bare, the
-    real answer)."""
+    """Serve the ledger on `url` (`bench.h1_server`, `workers` uvicorn workers); drive `path`
+    and a bare endpoint answering the very same bytes, each after a warm-up. Returns (ledger,
+    bare, the real answer)."""
     settle(url)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "LEDGER_DATABASE_URL": url_text(url), "LEDGER_JWT_SECRET": JWT_SECRET}
+    folder = tempfile.mkdtemp(prefix="ledger_bench_bare_")
+    bare_file = Path(folder) / "bare.json"  # every worker's bare answer (a PUT reaches one)
+    env = {**os.environ, "LEDGER_DATABASE_URL": url_text(url), "LEDGER_JWT_SECRET": JWT_SECRET,
+           "BENCH_BARE_FILE": str(bare_file)}  # fmt: skip
     env |= UNSAFE_ENV
     proc = subprocess.Popen(  # its access log (stdout) is written, then discarded
-        [sys.executable, "-m", "bench.h1_server", str(port)], env=env,
+        [sys.executable, "-m", "bench.h1_server", str(port), str(workers)], env=env,
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -129,7 +136,7 @@ def versus_bare(
         real = f"{base}{path}"
         answer = httpx.get(real, headers={"Authorization": f"Bearer {bearer}"})
         answer.raise_for_status()
-        httpx.put(f"{base}/bench/bare", content=answer.content).raise_for_status()
+        bare_file.write_bytes(answer.content)
         warm = min(3.0, seconds / 4)
         drive(f"{base}/bench/bare", [], warm)
         bare = drive(f"{base}/bench/bare", [], seconds)
@@ -138,6 +145,7 @@ def versus_bare(
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
     return ledger, bare, answer
 
 
@@ -172,13 +180,20 @@ def h1(kind: str, sizes: Sizes) -> list[Row]:
         finally:
             system.close()
         path = f"/v1/users/{user}/sessions"
-        ledger, bare, answer = versus_bare(url, path, token(), sizes.h1_seconds)
+        runs = {n: versus_bare(url, path, token(), sizes.h1_seconds, workers=n) for n in WORKERS}
         size = human_bytes(store_size(url))
-    shown = len(answer.json()["sessions"])
-    notes = (
-        f"{ledger['generator']}, {sizes.h1_seconds:.0f} s each; {sessions:,} sessions in the"
-        f" store, {shown} in the answer ({len(answer.content)} bytes); one uvicorn worker"
-    )
-    row = versus_bare_row("H1", kind, (ledger, bare), store=size, notes=notes)
-    row.extra["sessions_in_answer"] = shown
-    return [row]
+    rows = []
+    for n, (ledger, bare, answer) in runs.items():
+        shown = len(answer.json()["sessions"])
+        notes = (
+            f"{ledger['generator']}, {sizes.h1_seconds:.0f} s each; {sessions:,} sessions in the"
+            f" store, {shown} in the answer ({len(answer.content)} bytes);"
+            f" {n} uvicorn worker{'s' if n > 1 else ''}"
+        )
+        row = versus_bare_row("H1", kind, (ledger, bare), store=size, notes=notes)
+        if n > 1:
+            row.case += f", {n} workers"
+        row.extra["sessions_in_answer"] = shown
+        row.extra["workers"] = n
+        rows.append(row)
+    return rows

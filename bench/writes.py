@@ -2,7 +2,8 @@
 
 W1 one client starting sessions; W2 16 and 64 client threads over `SessionLedger` with group
 commit (the service default), against raw single-row commits at the same concurrency and the
-library's plain one-save-per-command; W3 a password reset that ends 100 sessions.
+library's plain one-save-per-command, and the same threads split over two processes
+(bench/procs.py); W3 a password reset that ends 100 sessions.
 Projections do not run in the measured process (in production `ledger project` runs them).
 """
 
@@ -161,10 +162,28 @@ def w2(kind: str, sizes: Sizes) -> list[Row]:
             if err := _errors(base, grouped, plain, library):
                 row.notes += f"; {err}"
             rows.append(row)
+            rows.append(_two_processes(url, clients, base, grouped, sizes))
         size = human_bytes(store_size(url))
     for row in rows:
         row.store = size
     return rows
+
+
+def _two_processes(
+    url: DatabaseURL, clients: int, base: Throughput, one: Throughput, sizes: Sizes
+) -> Row:
+    """The same clients split over two ledger processes (the scaling beside one process)."""
+    from bench.procs import PROCESSES, starts_in_processes
+
+    both = starts_in_processes(url, clients=clients, sizes=sizes)
+    row = _row("W2", f"{url.kind}, {clients} clients, {PROCESSES} processes", both, base)
+    row.extra = {"one_process_commands_per_s": round(one.rate, 1),
+                 "versus_one_process": round(both.rate / max(one.rate, 1e-9), 2)}  # fmt: skip
+    row.notes = (f"{clients // PROCESSES} client threads in each of {PROCESSES} processes,"
+                 f" group commit; {row.extra['versus_one_process']}x one process")  # fmt: skip
+    if err := _errors(both):
+        row.notes += f"; {err}"
+    return row
 
 
 def w3(kind: str, sizes: Sizes) -> list[Row]:
