@@ -236,27 +236,34 @@ class Projections:
             runner.stop()
 
 
+SAFETY_NET_S = 0.5
+"""How often a command waiting on views whose writers post here asks their tracking tables."""
+
+
 def wait_for(views: dict[str, SessionView], position: int | None, timeout: float) -> bool:
     """Block until every view's tracking reaches `position`; False on timeout.
 
     The positions posted by this process's view writers answer first, without a query
-    (`ledger.projections.positions`); the tracking tables are asked only while that does not
-    suffice: every 2-50 ms for a view run by another process, every 100 ms or more for one
-    whose writer posts here.
+    (`ledger.projections.positions`). When every view's writer posts here, the tracking tables
+    are only a safety net (a runner that stopped posting), asked every `SAFETY_NET_S`: polling
+    them every 100 ms while the views lagged under load added queries to the load. A view run
+    by another process is asked every 2-50 ms.
     """
     if position is None:
         return True
     deadline = time.monotonic() + timeout
     pending = {name: view.location() for name, view in views.items()}
-    # views run here: the tables are only a safety net (a runner that stopped posting)
-    interval = 0.1 if all(positions.known(w) for w in pending.values()) else 0.002
+    here_only = all(positions.known(w) for w in pending.values())
+    interval = min(SAFETY_NET_S, timeout) if here_only else 0.002
     while pending and not positions.wait(list(pending.values()), position, interval):
         for name, where in list(pending.items()):
-            here = positions.reached(where, position)
-            if here or views[name].has_tracking_id(APP_NAME, position):
+            if positions.reached(where, position) or views[name].has_tracking_id(
+                APP_NAME, position
+            ):
                 del pending[name]
         remaining = deadline - time.monotonic()
         if pending and remaining <= 0:
             return False
-        interval = max(0.0, min(interval * 1.5, max(0.05, interval), remaining))
+        cap = SAFETY_NET_S if here_only else 0.05
+        interval = max(0.0, min(interval * 1.5, cap, remaining))
     return True
