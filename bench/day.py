@@ -100,6 +100,8 @@ def profile(pid: int, seconds: float) -> None:
     target = os.environ.get("BENCH_L1_PROFILE")
     if target:
         spy = ["py-spy", "record", "-p", str(pid), "-d", str(int(seconds)), "-o", target]
+        if os.environ.get("BENCH_L1_PROFILE_GIL"):
+            spy.append("--gil")  # only the thread holding the GIL: where the CPU goes
         subprocess.Popen([*spy, "-f", "raw", "-r", "50"], stdout=subprocess.DEVNULL)
 
 
