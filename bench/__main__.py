@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import report
+from bench import figures, report
 from bench.core import Row, Sizes
 from bench.infra import machine, postgres_available
 from bench.stores import Stores
@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_save:
         path = report.save(info, rows, merge=bool(args.only))
         print(f"wrote {path} and {report.write_markdown(path)}", file=sys.stderr)
+        if figures.update():
+            print(f"rewrote the figures in {figures.README}", file=sys.stderr)
     return 0
 
 

@@ -1,5 +1,6 @@
 """The code's own words stay true: named tests exist, no issue numbers, no files outside.
 
+README's table of figures is the one `bench/figures.py` renders from bench/results.
 Every `tests/...py` a docstring or comment names must exist (a module says where its test
 lives; a rename that forgets it fails here). Code names no tracker issues and no files outside
 the repository (../shared): it must read the same to someone who has only the repository.
@@ -53,3 +54,11 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     names = [f"LEDGER_{field.upper()}" for field in Settings.model_fields]
     assert len(names) > 30, "no settings found: the check would pass trivially"
     assert [name for name in names if name not in readme] == []
+
+
+def test_the_readme_figures_are_the_results_files_figures() -> None:
+    from bench import figures
+
+    shown = figures.block((ROOT / "README.md").read_text())
+    assert shown == figures.render(figures.newest_rows()), "run `python -m bench.figures`"
+    assert "| W1 start session, 1 client, SQLite |" in shown  # a headline row, from the files
