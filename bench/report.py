@@ -1,4 +1,5 @@
-"""Writes a run's rows to bench/results/<date>.json and renders bench/RESULTS.md.
+"""Writes a run's rows to bench/results/<date>.json and renders bench/RESULTS.md (the newest
+measurement of every row across the results files).
 
 Goals are judged here, from figures of the same run, never in tests. A run of a few
 benchmarks (`--only`) replaces those rows in the day's file and keeps the others.
@@ -170,11 +171,35 @@ def _cell(row: dict[str, Any] | None) -> str:
     return "-" if row is None else _latency(row.get("p50_ms"), row.get("p99_ms"))
 
 
+def newest_rows(folder: Path = RESULTS) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every (row, case) of the results files, its newest measurement."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(folder.glob("[0-9]*.json")):
+        for row in json.loads(path.read_text()).get("rows", []):
+            key = (row["id"], row["case"])
+            if key not in rows or row.get("measured", "") >= rows[key].get("measured", ""):
+                rows[key] = row
+    return rows
+
+
 def write_markdown(json_path: Path) -> Path:
-    """Render RESULTS.md from a results file (keeping the soak's section, bench/soak.py)."""
-    text = render(json.loads(json_path.read_text()))
+    """Render RESULTS.md: the newest measurement of every row in bench/results (the run in
+    `json_path` heads the page; rows from earlier runs say when they were measured), keeping
+    the soak's section (bench/soak.py)."""
+    data = json.loads(json_path.read_text())
+    order = ["L1", "C1", "W1", "W2", "W3", "P1", "P2", "H1", "H2", "R1", "R2", "S1"]
+    rows = sorted(
+        newest_rows(json_path.parent).values(),
+        key=lambda r: order.index(r["id"]) if r["id"] in order else 99,
+    )
+    text = render({"run": data["run"], "rows": rows})
     old = MARKDOWN.read_text() if MARKDOWN.exists() else ""
     if "<!-- soak -->" in old:
         text = text.rstrip("\n") + "\n\n<!-- soak -->" + old.split("<!-- soak -->", 1)[1]
     MARKDOWN.write_text(text)
     return MARKDOWN
+
+
+if __name__ == "__main__":  # `python -m bench.report`: RESULTS.md again from the newest file
+    newest = sorted(RESULTS.glob("[0-9]*.json"))[-1]
+    print(f"wrote {write_markdown(newest)}")
