@@ -26,7 +26,6 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from ledger import validation as check
 from ledger.api.context import ApiContext, ContextDep
@@ -160,10 +159,8 @@ async def current_principal(
     if credentials is None:
         raise unauthorized("send Authorization: Bearer <token>", error=None)
     principal = await verify_bearer(context, credentials.credentials)
-    # a database read (in a worker thread), on every request: the session may have ended
-    if principal.sid is not None and not await run_in_threadpool(
-        check_current_session, context, principal
-    ):
+    # a database read on every request: the session may have ended
+    if principal.sid is not None and not await check_current_session(context, principal):
         raise unauthorized("session ended")
     return principal
 
