@@ -49,10 +49,11 @@ Order = Literal["newest", "oldest"]
     responses=READS,
     summary="A user's active sessions",
 )
-def list_user_sessions(user_id: IdPath, caller: Reader, context: ContextDep) -> Response:
-    """The user's active sessions, newest first."""
+async def list_user_sessions(user_id: IdPath, caller: Reader, context: ContextDep) -> Response:
+    """The user's active sessions, newest first (the query awaited: no worker thread)."""
     now = context.now()
-    records = context.ready_system().active.user_sessions(caller.tenant, user_id, now=now)
+    active = context.ready_system().active
+    records = await active.user_sessions_async(caller.tenant, user_id, now=now)
     return OrjsonResponse({"sessions": [session_json(r, now=now) for r in records]})
 
 

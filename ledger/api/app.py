@@ -55,6 +55,7 @@ from ledger.bootstrap import LedgerSystem, bootstrap, build_front
 from ledger.config import Settings, load_settings
 from ledger.inbound.seam import Inbound
 from ledger.outbound.runtime import start_outbound
+from ledger.persistence.async_reads import AsyncReads, async_reads_for
 from ledger.persistence.seen_store import open_seen_store
 
 log = logging.getLogger("ledger.api")
@@ -124,7 +125,9 @@ def _lifespan(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = context.settings
         running = system or bootstrap(settings, clock=clock)
+        reads = async_reads_for(running.settings.views_url, max_size=settings.pg_pool_size)
         try:
+            await _attach_reads(running, reads)
             seen = open_seen_store(settings.events_url)
             count = context.metrics.inbound_event
             context.seam = Inbound(seen=seen, count=count, clock=running.clock)
@@ -139,6 +142,7 @@ def _lifespan(
             gc.unfreeze()
             live.stop_hub(app)
             context.system = None
+            await _detach_reads(running, reads)
             running.stop_workers()
             if getattr(app.state, "outbound", None) is not None:
                 app.state.outbound.stop()
@@ -150,6 +154,22 @@ def _lifespan(
                 running.close()
 
     return lifespan
+
+
+async def _attach_reads(system: LedgerSystem, reads: AsyncReads | None) -> None:
+    """The views' GET queries awaited on an async pool (PostgreSQL; SQLite keeps threads)."""
+    if reads is not None:
+        await reads.open()
+        for view in system.views.values():
+            view.async_reads = reads
+
+
+async def _detach_reads(system: LedgerSystem, reads: AsyncReads | None) -> None:
+    if reads is not None:
+        for view in system.views.values():
+            if view.async_reads is reads:
+                view.async_reads = None
+        await reads.close()
 
 
 def _include_pages(app: FastAPI) -> None:

@@ -26,10 +26,9 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from ledger import validation as check
-from ledger.api.context import ApiContext, ContextDep
+from ledger.api.context import ApiContext, ContextDep, get_context
 from ledger.api.problems import ApiProblem, keys_unavailable
 from ledger.api.scopes import Scope
 from ledger.api.sessions import check_current_session
@@ -152,18 +151,23 @@ def _retry_after(verifier: TokenVerifier) -> int:
     return verifier.url_keys.retry_after() if verifier.url_keys is not None else 5
 
 
-async def current_principal(
-    context: ContextDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+async def current_principal(context: ContextDep, credentials: Credentials) -> Principal:
     """The caller of this request (401 without a valid token, or one of an ended session)."""
+    return await authenticate(context, credentials)
+
+
+async def authenticate(
+    context: ApiContext, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """`current_principal`'s work, for dependencies that resolve the context themselves."""
     if credentials is None:
         raise unauthorized("send Authorization: Bearer <token>", error=None)
     principal = await verify_bearer(context, credentials.credentials)
-    # a database read (in a worker thread), on every request: the session may have ended
-    if principal.sid is not None and not await run_in_threadpool(
-        check_current_session, context, principal
-    ):
+    # a database read on every request: the session may have ended
+    if principal.sid is not None and not await check_current_session(context, principal):
         raise unauthorized("session ended")
     return principal
 
@@ -173,10 +177,13 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 def require_scope(
     scope: str,
-) -> Callable[[Principal, ApiContext], Coroutine[Any, Any, Principal]]:
+) -> Callable[[Request, HTTPAuthorizationCredentials | None], Coroutine[Any, Any, Principal]]:
     """A dependency returning the caller when its token carries `scope` (else 403)."""
 
-    async def dependency(principal: CurrentPrincipal, context: ContextDep) -> Principal:
+    async def dependency(request: Request, credentials: Credentials) -> Principal:
+        # one dependency, not three: FastAPI's dependency resolution costs CPU per level
+        context = get_context(request)
+        principal = await authenticate(context, credentials)
         check_scope(principal, scope)
         if scope == ME and principal.sid is None and context.settings.require_sid:
             raise unauthorized("token has no sid")

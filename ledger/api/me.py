@@ -30,10 +30,10 @@ router = APIRouter(prefix="/v1/me", tags=["me"], dependencies=[Depends(single_va
     responses=error_responses(401, 403, 422, 503),
     summary="My active sessions",
 )
-def list_my_sessions(caller: MeCaller, context: ContextDep) -> Response:
+async def list_my_sessions(caller: MeCaller, context: ContextDep) -> Response:
     """My active sessions, newest first; `current` marks the one of my token's `sid`."""
     system, now = context.ready_system(), context.now()
-    records = system.active.user_sessions(caller.tenant, caller.sub, now=now)
+    records = await system.active.user_sessions_async(caller.tenant, caller.sub, now=now)
     sessions = [
         {**session_json(r, now=now), "current": caller.sid is not None and r.id == caller.sid}
         for r in records

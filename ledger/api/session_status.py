@@ -69,10 +69,10 @@ def status_json(record: SessionRecord, *, now: datetime) -> dict[str, Any]:
     responses=error_responses(401, 403, 404, 422, 503),
     summary="Is a session active? (cheap enough to call per request)",
 )
-def session_status(session_id: IdPath, caller: Checker, context: ContextDep) -> Response:
+async def session_status(session_id: IdPath, caller: Checker, context: ContextDep) -> Response:
     """`{"active", "status", "expires_at", "ended_at", "reason"}` of one session of the tenant."""
     system = context.ready_system()
-    record = system.history.get(caller.tenant, session_id)
+    record = await system.history.get_async(caller.tenant, session_id)
     if record is None:
         raise SessionNotFound(f"no session {session_id!r}")
     return OrjsonResponse(status_json(record, now=context.now()))

@@ -12,9 +12,11 @@ refused. Tests: tests/security/test_session_bound_tokens.py.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from eventsourcing.application import AggregateNotFoundError
+from starlette.concurrency import run_in_threadpool
 
 from ledger.aggregates.session import Session
 
@@ -23,16 +25,23 @@ if TYPE_CHECKING:
     from ledger.api.context import ApiContext
 
 
-def check_current_session(context: ApiContext, principal: Principal) -> bool:
-    """True when the token's `sid` is an active session of its `sub` (blocking I/O)."""
+async def check_current_session(context: ApiContext, principal: Principal) -> bool:
+    """True when the token's `sid` is an active session of its `sub` (the view read awaited,
+    the log's in a worker thread)."""
     sid = principal.sid
     if sid is None:
         return True
     system = context.ready_system()
     now = system.clock()
-    record = system.active.get(principal.tenant, sid, now=now)
+    record = await system.active.get_async(principal.tenant, sid, now=now)
     if record is not None:
         return record.user_id == principal.sub
+    return await run_in_threadpool(_active_in_log, context, principal, sid, now)
+
+
+def _active_in_log(context: ApiContext, principal: Principal, sid: str, now: datetime) -> bool:
+    """True when the log has the session `sid` active at `now`, of the token's `sub`."""
+    system = context.ready_system()
     try:
         session: object = system.ledger.repository.get(Session.create_id(principal.tenant, sid))
     except AggregateNotFoundError:

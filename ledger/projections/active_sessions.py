@@ -130,25 +130,44 @@ class ActiveSessionsView(SessionView):
 
     def user_sessions(self, tenant: str, user_id: str, *, now: datetime) -> list[SessionRecord]:
         """The user's open sessions, newest first (at most 1000)."""
-        with self.read() as c:
-            c.execute(
-                f"SELECT {COLUMNS} FROM {self.t('active_sessions')} WHERE tenant = ?"
-                " AND user_id = ? AND expires_at > ?"
-                " ORDER BY started_at DESC, session_key DESC LIMIT 1000",
-                (tenant, user_id, to_us(now)),
-            )
-            return [record_from_row(r, self) for r in c.fetchall()]
+        rows = self.fetch(*self._user_sessions_sql(tenant, user_id, now))
+        return [record_from_row(r, self) for r in rows]
+
+    async def user_sessions_async(
+        self, tenant: str, user_id: str, *, now: datetime
+    ) -> list[SessionRecord]:
+        """`user_sessions` awaited (see `fetch_async`)."""
+        rows = await self.fetch_async(*self._user_sessions_sql(tenant, user_id, now))
+        return [record_from_row(r, self) for r in rows]
+
+    def _user_sessions_sql(
+        self, tenant: str, user_id: str, now: datetime
+    ) -> tuple[str, tuple[Any, ...]]:
+        return (
+            f"SELECT {COLUMNS} FROM {self.t('active_sessions')} WHERE tenant = ?"
+            " AND user_id = ? AND expires_at > ?"
+            " ORDER BY started_at DESC, session_key DESC LIMIT 1000",
+            (tenant, user_id, to_us(now)),
+        )
 
     def get(self, tenant: str, session_id: str, *, now: datetime) -> SessionRecord | None:
         """One open session, or None."""
-        with self.read() as c:
-            c.execute(
-                f"SELECT {COLUMNS} FROM {self.t('active_sessions')}"
-                " WHERE session_key = ? AND tenant = ? AND expires_at > ?",
-                (self.key(session_uuid(tenant, session_id)), tenant, to_us(now)),
-            )
-            row = c.fetchone()
-        return record_from_row(row, self) if row is not None else None
+        rows = self.fetch(*self._get_sql(tenant, session_id, now))
+        return record_from_row(rows[0], self) if rows else None
+
+    async def get_async(
+        self, tenant: str, session_id: str, *, now: datetime
+    ) -> SessionRecord | None:
+        """`get` awaited (see `fetch_async`)."""
+        rows = await self.fetch_async(*self._get_sql(tenant, session_id, now))
+        return record_from_row(rows[0], self) if rows else None
+
+    def _get_sql(self, tenant: str, session_id: str, now: datetime) -> tuple[str, tuple[Any, ...]]:
+        return (
+            f"SELECT {COLUMNS} FROM {self.t('active_sessions')}"
+            " WHERE session_key = ? AND tenant = ? AND expires_at > ?",
+            (self.key(session_uuid(tenant, session_id)), tenant, to_us(now)),
+        )
 
     def list_sessions(
         self,

@@ -137,14 +137,20 @@ class SessionHistoryView(SessionView):
 
     def get(self, tenant: str, session_id: str) -> SessionRecord | None:
         """One session's record, open or ended."""
-        with self.read() as c:
-            c.execute(
-                f"SELECT {COLUMNS} FROM {self.t('session_history')}"
-                " WHERE session_key = ? AND tenant = ?",
-                (self.key(session_uuid(tenant, session_id)), tenant),
-            )
-            row = c.fetchone()
-        return record_from_row(row, self) if row is not None else None
+        rows = self.fetch(*self._get_sql(tenant, session_id))
+        return record_from_row(rows[0], self) if rows else None
+
+    async def get_async(self, tenant: str, session_id: str) -> SessionRecord | None:
+        """`get` awaited (see `fetch_async`)."""
+        rows = await self.fetch_async(*self._get_sql(tenant, session_id))
+        return record_from_row(rows[0], self) if rows else None
+
+    def _get_sql(self, tenant: str, session_id: str) -> tuple[str, tuple[Any, ...]]:
+        return (
+            f"SELECT {COLUMNS} FROM {self.t('session_history')}"
+            " WHERE session_key = ? AND tenant = ?",
+            (self.key(session_uuid(tenant, session_id)), tenant),
+        )
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         """Every row as plain tuples, in key order (for `verify`)."""

@@ -8,6 +8,7 @@ Tests: tests/integration/test_views_contract.py.
 
 from __future__ import annotations
 
+import asyncio
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb, set_json_loads
 
 from ledger.names import tracking_table
+from ledger.persistence.async_reads import AsyncReads
 
 
 class ViewStorage(TrackingRecorder):
@@ -30,6 +32,7 @@ class ViewStorage(TrackingRecorder):
     dialect: str
     name: str  # the projection's name: tables are f"{prefix}{name}..."
     prefix: str
+    async_reads: AsyncReads | None = None  # set by the API while it serves (PostgreSQL)
 
     @abstractmethod
     def create_table(self) -> None:
@@ -71,6 +74,20 @@ class ViewStorage(TrackingRecorder):
     @contextmanager
     def read(self) -> Iterator[Any]:
         """A cursor for one SELECT (autocommit: no BEGIN/ROLLBACK round trips)."""
+
+    def fetch(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        """The rows of one SELECT (`?` placeholders), on this thread."""
+        with self.read() as c:
+            c.execute(statement, params)
+            rows: list[Any] = c.fetchall()
+            return rows
+
+    async def fetch_async(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        """`fetch` awaited: on the async pool when the API opened one, else in a thread."""
+        reads = self.async_reads
+        if reads is not None:
+            return await reads.fetchall(statement, params)
+        return await asyncio.to_thread(self.fetch, statement, params)
 
     @abstractmethod
     def key(self, value: UUID) -> Any:

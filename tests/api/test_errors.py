@@ -134,7 +134,10 @@ def test_a_database_outage_is_a_503_problem(
     def broken(*args: object, **kwargs: object) -> None:
         raise failure
 
-    monkeypatch.setattr(api_system.active, "user_sessions", broken)
+    async def broken_read(*args: object, **kwargs: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(api_system.active, "user_sessions_async", broken_read)
     monkeypatch.setattr(api_system.ledger, "start_session", broken)
     response = client.get("/v1/me/sessions", headers=hs.auth("alice"))
     assert problem(response, 503)["detail"].startswith("the database")
