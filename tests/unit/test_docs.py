@@ -57,8 +57,8 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 
 
 def test_the_readme_figures_are_the_results_files_figures() -> None:
-    from bench import figures
+    from bench import figures, report
 
     shown = figures.block((ROOT / "README.md").read_text())
-    assert shown == figures.render(figures.newest_rows()), "run `python -m bench.figures`"
+    assert shown == figures.render(report.newest_rows()), "run `python -m bench.figures`"
     assert "| W1 start session, 1 client, SQLite |" in shown  # a headline row, from the files
