@@ -60,18 +60,22 @@ def token() -> str:
     return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    """Until every view and process of the server has caught up with the log (`/readyz` lag
+    0): a server still catching up (a view the seeding did not fill) would share the cores
+    with the measured requests."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited with code {proc.returncode}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            answer = httpx.get(f"{base}/readyz", timeout=2)
+            if answer.status_code == 200 and not any(answer.json()["lag"].values()):
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError("the server did not become ready")
+    raise RuntimeError("the server did not catch up with the log in time")
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
