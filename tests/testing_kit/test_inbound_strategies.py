@@ -4,6 +4,7 @@ tampered signature is refused with 401 and records nothing."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +43,7 @@ def post(sandbox: Sandbox, sender: Sender, message: InboundMessage) -> int:
 def swap(text: bytes, index: int) -> bytes:
     """`text` with the base64 or hex character at `index` changed."""
     new = b"B" if text[index : index + 1] == b"A" else b"A"
-    if text[index : index + 1] in b"0123456789abcdef" and len(text) == 64:
+    if re.fullmatch(rb"(sha256=)?[0-9a-fA-F]{64}", text):  # hex: "a" -> "A" would be no change
         new = b"1" if text[index : index + 1] == b"0" else b"0"
     return text[:index] + new + text[index + 1 :]
 
