@@ -2,9 +2,9 @@
 
 * A connection-level failure (a refused or broken connection, a pool that hands out no
   connection in time) makes the gate probe the database at once with a fresh connection
-  (one probe at a time: concurrent suspicions share its verdict). When the probe fails too,
-  or gives no verdict within `VERDICT_S` (a database that cannot take a connection that fast
-  cannot serve a request in time either), the gate closes: from then on every
+  (one probe at a time: concurrent suspicions share its verdict, and wait for it at most
+  `VERDICT_S`, past which that request alone is refused). When the probe fails too, the
+  gate closes: from then on every
   `get_connection` on that database raises `DatabaseUnavailable` at once, naming the cause,
   instead of waiting for the pool and the library's retries (ten attempts, each waiting for
   the pool). The API answers 503 within milliseconds; the error is not retried.
@@ -113,23 +113,25 @@ class DatabaseGate:
             raise DatabaseUnavailable(cause)
 
     def suspect(self, error: BaseException) -> None:
-        """After a connection failure: probe now; raise `DatabaseUnavailable` if it is away."""
+        """After a connection failure: probe now; raise `DatabaseUnavailable` if it is away.
+
+        The caller waits at most `VERDICT_S` for the probe's verdict; past it, this request is
+        refused (it met a connection failure already) while the probe goes on and decides for
+        the others: a slow connection on a busy server must not close the gate for everyone.
+        """
         if self.down_since is None and time.monotonic() - self._answered_at >= RECENT_S:
-            verdict = self._shared_probe()
+            verdict = self._shared_probe(error)
             try:
                 cause = verdict.result(timeout=VERDICT_S)
             except FutureTimeout:
-                cause = f"no connection within {VERDICT_S} s"
-            with self._probing:
-                if cause is None:
-                    self._answered_at = time.monotonic()
-                    return
-                if self.down_since is None:
-                    self._close(cause, error)
+                raise DatabaseUnavailable(f"no connection within {VERDICT_S} s") from error
+            if cause is None:
+                return
         self.check()
 
-    def _shared_probe(self) -> Future[str | None]:
-        """The probe under way, or a new one in its own thread (suspicions share its verdict)."""
+    def _shared_probe(self, error: BaseException) -> Future[str | None]:
+        """The probe under way, or a new one in its own thread (suspicions share its verdict);
+        the probe's thread records the verdict: closes the gate, or notes the answer."""
         with self._probing:
             if self._verdict is None or self._verdict.done():
                 verdict: Future[str | None] = Future()
@@ -140,6 +142,11 @@ class DatabaseGate:
                         cause = self.probe()
                     except Exception as e:  # whatever stops a probe is its verdict
                         cause = f"{type(e).__name__}: {e}"
+                    with self._probing:
+                        if cause is None:
+                            self._answered_at = time.monotonic()
+                        elif self.down_since is None:
+                            self._close(cause, error)
                     verdict.set_result(cause)
 
                 threading.Thread(target=run, name="ledger-db-probe", daemon=True).start()
