@@ -248,25 +248,25 @@ def test_every_link_names_a_real_session_it_can_terminate(linked_schema: Any) ->
     auth = fuzz_auth(config, tenant=f"links-{uuid.uuid4().hex[:12]}")
     start_links = document["paths"][START]["post"]["responses"]["201"]["links"]
     list_links = document["paths"][USER]["get"]["responses"]["200"]["links"]
-    client = TestClient(linked_schema.app)  # the fixture's client runs the app's lifespan
+    with TestClient(linked_schema.app) as client:  # a client of its own, started
 
-    def start(session_id: str) -> Any:
-        body = {"session_id": session_id, "user_id": "alice", "ip": "203.0.113.7"}
-        answer = client.post(START, json=body, headers=auth)
-        assert answer.status_code == 201, answer.text
-        return answer.json()
+        def start(session_id: str) -> Any:
+            body = {"session_id": session_id, "user_id": "alice", "ip": "203.0.113.7"}
+            answer = client.post(START, json=body, headers=auth)
+            assert answer.status_code == 201, answer.text
+            return answer.json()
 
-    started = start("s-direct")
-    ids = start_links["TerminateUserSession"]["parameters"]
-    path = ONE.format(**{name: pointer(expr, started) for name, expr in ids.items()})
-    assert client.delete(path, headers=auth).status_code == 204
+        started = start("s-direct")
+        ids = start_links["TerminateUserSession"]["parameters"]
+        path = ONE.format(**{name: pointer(expr, started) for name, expr in ids.items()})
+        assert client.delete(path, headers=auth).status_code == 204
 
-    started = start("s-listed")
-    user = pointer(start_links["ListUserSessions"]["parameters"]["user_id"], started)
-    listed = client.get(USER.format(user_id=user), headers=auth)
-    assert listed.status_code == 200
-    ids = list_links["TerminateListedSession"]["parameters"]
-    path = ONE.format(**{name: pointer(expr, listed.json()) for name, expr in ids.items()})
-    assert path.endswith("/s-listed")
-    assert client.delete(path, headers=auth).status_code == 204
-    assert client.get(USER.format(user_id=user), headers=auth).json()["sessions"] == []
+        started = start("s-listed")
+        user = pointer(start_links["ListUserSessions"]["parameters"]["user_id"], started)
+        listed = client.get(USER.format(user_id=user), headers=auth)
+        assert listed.status_code == 200
+        ids = list_links["TerminateListedSession"]["parameters"]
+        path = ONE.format(**{name: pointer(expr, listed.json()) for name, expr in ids.items()})
+        assert path.endswith("/s-listed")
+        assert client.delete(path, headers=auth).status_code == 204
+        assert client.get(USER.format(user_id=user), headers=auth).json()["sessions"] == []
