@@ -2,6 +2,7 @@
 PostgreSQL cluster that the tests stop and restart:
 
 * which errors count as the connection failing (and which are a statement's own);
+* the async read path (the API's awaited GETs) answers 503 while away and serves after;
 * a request that meets a database taking no connection in time is refused after the gate's
   own short wait for a verdict, not libpq's connect timeout; the probe then closes the gate;
 * while the database is away a pooled read is refused at once with `DatabaseUnavailable`,
@@ -21,10 +22,14 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 from eventsourcing.persistence import InfrastructureFactory
+from fastapi.testclient import TestClient
 from psycopg_pool import PoolTimeout
 
+from ledger.api.app import create_app
 from ledger.bootstrap import LedgerSystem, bootstrap
 from ledger.config import Settings, load_settings
+from ledger.keys.dev_tokens import mint_token
+from ledger.persistence.async_reads import AsyncReads
 from ledger.persistence.gate import (
     VERDICT_S,
     DatabaseGate,
@@ -34,6 +39,7 @@ from ledger.persistence.gate import (
 )
 from ledger.persistence.pools import GatedPostgresDatastore
 from ledger.persistence.url import DatabaseURL
+from tests.api.conftest import start
 from tests.faults.cluster import Cluster, free_port
 
 pytestmark = pytest.mark.faults
@@ -167,3 +173,41 @@ def test_views_keep_up_with_writes_after_fault_upon_fault(
         # read-your-writes within the API's timeout (2 s), fault after fault
         caught_up = system.wait(outcome.position, timeout=2.0)
         assert caught_up, f"views late after fault {fault + 1}"  # with the old delays: fault 5
+
+
+@pytest.mark.slow
+def test_an_awaited_read_answers_503_while_the_database_is_away(
+    cluster: Cluster, settings: Settings
+) -> None:
+    """The async read path (`ledger.persistence.async_reads`) behind the same gate."""
+    system = bootstrap(settings, run_projections=True)
+    read = {"Authorization": f"Bearer {mint_token(settings, sub='admin', scope='sessions:read')}"}
+    ingest = mint_token(settings, sub="idp", scope="sessions:ingest")
+    path = "/v1/users/alice/sessions"
+    try:
+        with TestClient(create_app(settings, system=system)) as client:
+            start(client, {"Authorization": f"Bearer {ingest}"}, "s-1")
+            reads = system.active.async_reads
+            assert isinstance(reads, AsyncReads)
+            assert client.get(path, headers=read).status_code == 200
+            cluster.stop("immediate")
+            try:
+                for _ in range(3):  # the first meets the broken connection; then refused at once
+                    away = client.get(path, headers=read)
+                    assert away.status_code == 503, away.text
+                    assert away.headers["content-type"] == "application/problem+json"
+                    assert away.json()["title"] == "Service unavailable"
+                deadline = time.monotonic() + 15
+                while not reads.gate.is_down:  # the probe's verdict closes it
+                    assert time.monotonic() < deadline, "the gate never closed"
+                    time.sleep(0.05)
+            finally:
+                cluster.start()
+            deadline = time.monotonic() + 15
+            while client.get(path, headers=read).status_code != 200:
+                assert time.monotonic() < deadline, "not serving 15 s after the return"
+                time.sleep(0.1)
+            assert [s["id"] for s in client.get(path, headers=read).json()["sessions"]] == ["s-1"]
+    finally:
+        cluster.start()
+        system.close()
