@@ -1,8 +1,8 @@
 """H1's server: the ledger's own app (`create_app`) plus a bare endpoint, under uvicorn.
 
-`GET /bench/bare` answers the bytes last given to `PUT /bench/bare` (or, with several
-workers, where a PUT reaches one worker only, the bytes of the file `BENCH_BARE_FILE` names,
-read on first use) without auth or database, through the same middleware and the same thread
+`GET /bench/bare` answers the bytes of the file `BENCH_BARE_FILE` names (read on first use
+by each worker; bench/http.py writes there what the real endpoint answered) without auth or
+database, through the same middleware and the same thread
 pool as the real handlers, so the difference between the two is the ledger's work.
 Configured by `LEDGER_*` variables like `ledger serve`, and served with the same uvicorn
 options (`SERVER_OPTIONS`: httptools, uvloop, an access log line per request on stdout, which
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import uvicorn
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 
 from ledger.api.app import create_app
 from ledger.api.serve import SERVER_OPTIONS
@@ -28,11 +28,6 @@ def make_app() -> FastAPI:
     """The ledger's app with the bare endpoint beside it."""
     app = create_app(load_settings())
     payload: dict[str, bytes] = {}
-
-    @app.put("/bench/bare", include_in_schema=False)
-    async def set_bare(request: Request) -> Response:
-        payload["body"] = await request.body()
-        return Response(status_code=204)
 
     @app.get("/bench/bare", include_in_schema=False)
     def bare() -> Response:

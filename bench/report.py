@@ -33,6 +33,14 @@ GOALS: list[tuple[str, str, str, Check]] = [
 ]
 
 
+ORDER = ["L1", "C1", "W1", "W2", "W3", "P1", "P2", "H1", "H2", "R1", "R2", "S1"]
+"""The order of the rows in the results file and on the page."""
+
+
+def _rank(row: dict[str, Any]) -> int:
+    return ORDER.index(row["id"]) if row["id"] in ORDER else len(ORDER)
+
+
 def judge(row: Row) -> None:
     """Set the row's goal and whether it is met (None when it did not run)."""
     if "workers" in row.case or "processes" in row.case:
@@ -56,8 +64,7 @@ def save(run: dict[str, Any], rows: list[Row], *, merge: bool) -> Path:
         if kept:
             new = kept + new
             data["earlier_runs"] = [*old.get("earlier_runs", []), old["run"]]
-    order = ["L1", "C1", "W1", "W2", "W3", "P1", "P2", "H1", "H2", "R1", "S1"]
-    data["rows"] = sorted(new, key=lambda r: order.index(r["id"]) if r["id"] in order else 99)
+    data["rows"] = sorted(new, key=_rank)
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
     return path
 
@@ -187,11 +194,7 @@ def write_markdown(json_path: Path) -> Path:
     `json_path` heads the page; rows from earlier runs say when they were measured), keeping
     the soak's section (bench/soak.py)."""
     data = json.loads(json_path.read_text())
-    order = ["L1", "C1", "W1", "W2", "W3", "P1", "P2", "H1", "H2", "R1", "R2", "S1"]
-    rows = sorted(
-        newest_rows(json_path.parent).values(),
-        key=lambda r: order.index(r["id"]) if r["id"] in order else 99,
-    )
+    rows = sorted(newest_rows(json_path.parent).values(), key=_rank)
     text = render({"run": data["run"], "rows": rows})
     old = MARKDOWN.read_text() if MARKDOWN.exists() else ""
     if "<!-- soak -->" in old:
