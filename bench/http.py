@@ -126,7 +126,7 @@ def versus_bare(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     folder = tempfile.mkdtemp(prefix="ledger_bench_bare_")
-    bare_file = Path(folder) / "bare.json"  # every worker's bare answer (a PUT reaches one)
+    bare_file = Path(folder) / "bare.json"  # what every worker's bare endpoint answers
     env = {**os.environ, "LEDGER_DATABASE_URL": url_text(url), "LEDGER_JWT_SECRET": JWT_SECRET,
            "BENCH_BARE_FILE": str(bare_file)}  # fmt: skip
     env |= UNSAFE_ENV

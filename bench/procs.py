@@ -11,6 +11,7 @@ Run by bench/writes.py; alone: `python -m bench.procs URL CLIENTS SECONDS WARMUP
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,7 @@ def starts_in_processes(url: DatabaseURL, *, clients: int, sizes: Sizes) -> Thro
     for proc in procs:
         proc.wait(timeout=START_DELAY_S + sizes.warmup + sizes.seconds + 300)
     parts = [json.loads(out.read_text()) for out in outs if out.exists()]
+    shutil.rmtree(folder, ignore_errors=True)
     if len(parts) < PROCESSES:
         return Throughput(0, sizes.seconds, [], 1, "a process did not report")
     errors = sum(p["errors"] for p in parts)
