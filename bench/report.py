@@ -22,14 +22,14 @@ Check = Callable[[Row], bool]
 GOALS: list[tuple[str, str, str, Check]] = [
     ("W2", "postgresql, 16 clients", ">= 1.0x raw", lambda r: (r.ratio or 0) >= 1.0),
     ("W1", "sqlite", ">= 0.5x raw", lambda r: (r.ratio or 0) >= 0.5),
-    ("P1", "postgresql", ">= 25,000 events/s", lambda r: (r.ledger or 0) >= 25_000),
+    ("P1", "", ">= 0.25x the raw scan", lambda r: (r.ratio or 0) >= 0.25),
     (
         "H1",
         "",
         ">= 0.6x bare; p99 <= 25 ms",
         lambda r: (r.ratio or 0) >= 0.6 and (r.p99_ms or 1e9) <= 25,
     ),
-    ("R1", "full replay", ">= 50,000 events/s", lambda r: (r.ledger or 0) >= 50_000),
+    ("R1", "full replay", ">= 0.5x the raw scan", lambda r: (r.ratio or 0) >= 0.5),
 ]
 
 

@@ -83,13 +83,15 @@ class OutboxStorage(ViewStorage):
             subjects = self._subjects(c, [e for e, _ in events])
             receivers = self._live_receivers(c)
             rows: list[tuple[Any, ...]] = []
+            introduced: list[Any] = []
             for event, position in events:
                 if type(event).__qualname__ in INTRODUCING:
                     subjects.learn(event)
-                    self._remember(c, event)
+                    introduced.append(event)
                 signal = signal_of(event, subjects)
                 if signal is not None:
                     rows += self._rows_for(signal, position, receivers)
+            self._remember(c, introduced)
             rows = self._once(c, rows)
             if rows:
                 self.bulk_insert(
@@ -203,12 +205,22 @@ class OutboxStorage(ViewStorage):
                 _key(subjects, row)
         return subjects
 
-    def _remember(self, c: Any, event: Any) -> None:
-        sid = event.session_id if type(event).__qualname__ == "Session.Started" else None
-        c.execute(
+    def _remember(self, c: Any, introduced: list[Any]) -> None:
+        """The principals of the batch's new sessions and accounts, in one statement."""
+        if not introduced:
+            return
+        c.executemany(
             f"INSERT INTO {self.t('outbound_principals')} (aggregate_key, tenant, user_id,"
             " session_id) VALUES (?, ?, ?, ?) ON CONFLICT (aggregate_key) DO NOTHING",
-            (event.originator_id.hex, event.tenant, event.user_id, sid),
+            [
+                (
+                    event.originator_id.hex,
+                    event.tenant,
+                    event.user_id,
+                    event.session_id if type(event).__qualname__ == "Session.Started" else None,
+                )
+                for event in introduced
+            ],
         )
 
 

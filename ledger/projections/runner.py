@@ -1,12 +1,15 @@
-"""Keeps every follower of the log running: the library's `ProjectionRunner`, supervised.
+"""Keeps every follower of the log running: one library runner for them all, supervised.
 
-* One `ProjectionRunner` per registered projection, views and outbound processes alike
-  (LISTEN/NOTIFY on PostgreSQL, our polling subscription on SQLite). A failed runner is
-  restarted from its tracking position, after a delay that doubles while it keeps failing
-  (at most `MAX_RESTART_DELAY_S`, so the views resume within about a second of the
-  database's return) and starts afresh once the runner has been healthy.
-* On PostgreSQL a session advisory lock keeps one runner per projection across processes;
-  another process waits for it (and takes over if the first dies). On SQLite a file lock.
+* One library `BaseProjectionRunner` follows the log for every registered projection, views
+  and outbound processes alike (LISTEN/NOTIFY on PostgreSQL, our polling subscription on
+  SQLite), reading and decoding each event once (`ledger.projections.fanout`); each projection
+  keeps its own view and tracking position. A failure restarts the reader from the lowest
+  tracking position, after a delay that doubles while it keeps failing (at most
+  `MAX_RESTART_DELAY_S`, so the views resume within about a second of the database's return)
+  and starts afresh once the reader has been healthy.
+* On PostgreSQL a session advisory lock per projection keeps one runner of it across
+  processes; another process waits for the locks (and takes over if the first dies). On
+  SQLite a file lock.
 * `wait(position)` returns once every view has processed `position` (read-your-writes).
 Tests: tests/integration/test_projection_runner.py.
 """
@@ -16,19 +19,23 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
-from eventsourcing.projection import ProjectionRunner
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.projection import BaseProjectionRunner
+from eventsourcing.utils import Environment
 
 from ledger.names import LOG_NAME
 from ledger.persistence.url import DatabaseURL
 from ledger.projections import positions
 from ledger.projections.batching import SessionView
+from ledger.projections.fanout import FanOut, Member, Starts
 from ledger.projections.feed import feed_for
 from ledger.projections.registry import PROJECTIONS, ProjectionSpec, view_env
 
@@ -107,82 +114,134 @@ class ProjectionLock:
 
 
 class ViewRunner:
-    """Runs one projection (a view or a process) in this process, restarting it when it fails."""
+    """Runs projections (views and processes) in this process over one reader of the log.
+
+    One library runner follows the log for every projection given (`ledger.projections.fanout`:
+    each event read and decoded once), each projection keeping its own view and tracking. A
+    failure of any restarts the reader from the lowest tracking position of them all; each
+    projection's lock is held while its projection runs here (taken in name order, so two
+    processes never hold a part each).
+    """
 
     def __init__(
         self,
-        spec: ProjectionSpec,
+        specs: ProjectionSpec | Sequence[ProjectionSpec],
         *,
         events: DatabaseURL,
         views: DatabaseURL,
         batch: int = 2000,
         create_tables: bool = True,
     ) -> None:
-        self.spec, self.events, self.views = spec, events, views
-        self.projection_class = type(
-            spec.projection.__name__,
-            (spec.projection,),
-            {"name": spec.name, "max_batch": batch, "__module__": spec.projection.__module__},
-        )
-        self.env = view_env(spec.name, events, views, create_tables=create_tables)
-        self.runner: ProjectionRunner[Any, Any] | None = None
+        given = [specs] if isinstance(specs, ProjectionSpec) else list(specs)
+        self.specs = {spec.name: spec for spec in given}
+        self.events, self.views = events, views
+        self.batch, self.create_tables = batch, create_tables
+        self.env = events.library_env(pool_size=1, max_overflow=3)
+        self.env["SESSIONLEDGER_CREATE_TABLE"] = "no"  # bootstrap created the event tables
+        self.consumes = frozenset().union(*(spec.consumes for spec in given))
+        self.runner: BaseProjectionRunner[Any] | None = None
+        self.members: dict[str, Member] = {}
         self.restarts = 0
         self.last_error: str | None = None
+        self._factories: list[InfrastructureFactory[Any]] = []
         self._stop = threading.Event()
-        self._lock = ProjectionLock(spec.name, views)
-        self._thread = threading.Thread(target=self._supervise, name=f"run-{spec.name}")
+        self._locks = [ProjectionLock(name, views) for name in sorted(self.specs)]
+        label = "+".join(sorted(self.specs))
+        self._thread = threading.Thread(target=self._supervise, name=f"run-{label}")
         self._thread.daemon = True
 
     def start(self) -> None:
-        """Start supervising (the runner starts once the projection lock is held)."""
+        """Start supervising (the reader starts once every projection lock is held)."""
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the runner and release the lock."""
+        """Stop the reader and release the locks."""
         self._stop.set()
         self._thread.join(timeout=30)
 
-    def _start_runner(self) -> ProjectionRunner[Any, Any]:
-        runner: ProjectionRunner[Any, Any] = ProjectionRunner(
-            application_class=feed_for(self.spec.consumes),
-            projection_class=self.projection_class,
-            view_class=self.spec.view_class(self.views),
+    def view(self, name: str) -> Any:
+        """The view (storage object) of projection `name` while it runs here."""
+        return self.members[name].projection.view
+
+    def _member(self, spec: ProjectionSpec) -> Member:
+        env = Environment(
+            spec.name,
+            {
+                **os.environ,
+                **view_env(spec.name, self.events, self.views, create_tables=self.create_tables),
+            },
+        )
+        factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(env=env)
+        self._factories.append(factory)
+        view = factory.tracking_recorder(spec.view_class(self.views))
+        projection_class = type(
+            spec.projection.__name__,
+            (spec.projection,),
+            {"name": spec.name, "max_batch": self.batch, "__module__": spec.projection.__module__},
+        )
+        return Member(
+            spec.name,
+            projection_class(view=view),
+            spec.consumes,
+            view.max_tracking_id(APP_NAME) or 0,
+        )
+
+    def _start_runner(self) -> BaseProjectionRunner[Any]:
+        self.members = {}
+        for name in sorted(self.specs):
+            self.members[name] = self._member(self.specs[name])
+        fan = FanOut(Starts(list(self.members.values())))
+        runner: BaseProjectionRunner[Any] = BaseProjectionRunner(
+            projection=fan,
+            application_class=feed_for(self.consumes),
+            tracking_recorder=fan.view,
+            topics=(),
             env=self.env,
         )
+        self.runner = runner
         runner.__enter__()
         return runner
 
     def _close_runner(self) -> None:
         runner, self.runner = self.runner, None
-        if runner is None:
-            return
-        with contextlib.suppress(BaseException):
-            runner.projection.close()  # type: ignore[attr-defined]
-        with contextlib.suppress(BaseException):
-            runner.__exit__(None, None, None)
-        with contextlib.suppress(BaseException):  # the library leaves the view's pool open
-            runner.view.datastore.close()
+        if runner is not None:
+            with contextlib.suppress(BaseException):
+                runner._projection.close()  # type: ignore[union-attr]
+            with contextlib.suppress(BaseException):
+                runner.__exit__(None, None, None)
+        else:  # the start failed half-way: close what was made
+            for member in self.members.values():
+                with contextlib.suppress(BaseException):
+                    member.projection.close()  # type: ignore[attr-defined]
+        factories, self._factories = self._factories, []
+        for factory in factories:  # the library leaves the views' pools open
+            with contextlib.suppress(BaseException):
+                factory.close()
 
     def _failed(self) -> BaseException | None:
         runner = self.runner
         if runner is None:
             return None
-        error = getattr(runner.projection, "error", None) or runner._thread_error
+        projection: Any = runner._projection
+        error = projection.error or runner._thread_error
         if error is None and runner.is_interrupted.is_set():
             error = RuntimeError("subscription stopped")
         return error
 
     def _supervise(self) -> None:
         backoff = RESTART_DELAY_S
+        label = "+".join(sorted(self.specs))
         try:
-            if not self._lock.acquire(self._stop):
-                return
+            for lock in self._locks:
+                if not lock.acquire(self._stop):
+                    return
             while not self._stop.is_set():
                 try:
-                    self.runner = self._start_runner()
+                    self._start_runner()
                 except Exception as e:
                     self.last_error = f"{type(e).__name__}: {e}"
-                    log.warning("projection %s could not start: %s", self.spec.name, e)
+                    log.warning("projections %s could not start: %s", label, e)
+                    self._close_runner()
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, MAX_RESTART_DELAY_S)
                     continue
@@ -193,7 +252,7 @@ class ViewRunner:
                     error = self._failed()
                     if error is not None:
                         self.last_error = f"{type(error).__name__}: {error}"
-                        log.warning("projection %s failed, restarting: %s", self.spec.name, error)
+                        log.warning("projections %s failed, restarting: %s", label, error)
                         self.restarts += 1
                         break
                 self._close_runner()
@@ -201,11 +260,12 @@ class ViewRunner:
                 backoff = min(backoff * 2, MAX_RESTART_DELAY_S)
         finally:
             self._close_runner()
-            self._lock.release()
+            for lock in reversed(self._locks):
+                lock.release()
 
 
 class Projections:
-    """Every registered projection (views and processes), run in this process."""
+    """Every registered projection (views and processes), run in this process by one reader."""
 
     def __init__(
         self,
@@ -216,24 +276,21 @@ class Projections:
         create_tables: bool = True,
     ) -> None:
         self.events, self.views = events, views
-        self.runners = {
-            name: ViewRunner(
-                spec, events=events, views=views, batch=batch, create_tables=create_tables
-            )
-            for name, spec in PROJECTIONS.items()
-        }
+        self.reader = ViewRunner(
+            list(PROJECTIONS.values()),
+            events=events,
+            views=views,
+            batch=batch,
+            create_tables=create_tables,
+        )
 
     def start(self) -> None:
-        """Start every runner."""
-        for runner in self.runners.values():
-            runner.start()
+        """Start the reader."""
+        self.reader.start()
 
     def stop(self) -> None:
-        """Stop every runner."""
-        for runner in self.runners.values():
-            runner._stop.set()
-        for runner in self.runners.values():
-            runner.stop()
+        """Stop the reader."""
+        self.reader.stop()
 
 
 SAFETY_NET_S = 0.5

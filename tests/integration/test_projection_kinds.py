@@ -113,7 +113,7 @@ def test_a_process_receives_the_account_events_it_consumes_and_skips_the_rest(
         while runner.runner is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert runner.runner is not None
-        view: Any = runner.runner.view
+        view: Any = runner.view("reset_log")
         while (view.max_tracking_id(LOG_NAME) or 0) < head and time.monotonic() < deadline:
             time.sleep(0.05)
         assert view.max_tracking_id(LOG_NAME) == head

@@ -105,7 +105,7 @@ def test_a_failed_runner_is_restarted_from_its_tracking_position(
     try:
         out = system.ledger.start_session(tenant="acme", user_id="alice", session_id="s1")
         assert system.wait(out.position, timeout=20)
-        runner = system.projections.runners["active_sessions"]  # type: ignore[union-attr]
+        runner = system.projections.reader  # type: ignore[union-attr]
         assert runner.restarts == 1 and "disk on fire" in (runner.last_error or "")
         assert [s.id for s in system.active.user_sessions("acme", "alice", now=system.clock())] == [
             "s1"
