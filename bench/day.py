@@ -3,12 +3,13 @@
 PostgreSQL is seeded with 100,000 open sessions of 50,000 users (bench/seed.py: the real
 aggregates saved in bulk, the views filled from the same events), then `bench.h1_server` (the
 ledger's own app, one uvicorn worker, projections in the same process as `ledger serve` runs
-them) is offered for 60 s (quick) or 10 min (full), open loop, by `bench.day_load` processes:
+them; then, on a store seeded afresh, two workers without projections beside `ledger project`)
+is offered for 60 s (quick) or 10 min (full), open loop, by `bench.day_load` processes:
 starts 100/s, activity 1,700/s (batched, `POST /v1/events`), SSO joins 50/s, logouts 90/s,
 admin terminations 5/s, password resets 1/s and 200 reads/s of a user's sessions.
 Measured per kind: achieved ÷ offered, latency p50/p99 from when each request was due; view
 lag p99 (sampled every 100 ms from the log's head and the views' tracking positions); CPU of
-the ledger's process and of the PostgreSQL backends serving its database (from /proc).
+the ledger's processes and of the PostgreSQL backends serving its database (from /proc).
 Goal: the profile held (every kind achieved ≥ 99% of offered), lag p99 ≤ 1 s, read p99 ≤ 50 ms.
 """
 
@@ -157,13 +158,41 @@ def _merge(outputs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return kinds
 
 
-def _run(url: DatabaseURL, sizes: Sizes, seconds: float) -> dict[str, Any]:
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process and of its living descendants (uvicorn's workers)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += cpu_seconds(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            children = []
+        todo += [int(c) for c in children]
+    return total
+
+
+def _start(port: int, env: dict[str, str], workers: int) -> list[subprocess.Popen[bytes]]:
+    """One process serving with its projections (`ledger serve`'s default), or `workers`
+    uvicorn workers without projections plus `ledger project` running them."""
+    if workers == 1:
+        return [subprocess.Popen([sys.executable, "-m", "bench.h1_server", str(port)],
+                                 env=env, stdout=subprocess.DEVNULL)]  # fmt: skip
+    project = subprocess.Popen([sys.executable, "-m", "ledger.cli", "project"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    serve_env = env | {"LEDGER_RUN_PROJECTIONS": "false"}
+    server = subprocess.Popen([sys.executable, "-m", "bench.h1_server", str(port), str(workers)],
+                              env=serve_env, stdout=subprocess.DEVNULL)  # fmt: skip
+    return [server, project]
+
+
+def _run(url: DatabaseURL, sizes: Sizes, seconds: float, workers: int = 1) -> dict[str, Any]:
     """Serve, offer the day, sample lag and CPU; the raw figures."""
     settle(url)
     port = free_port()
     env = {**os.environ, "LEDGER_DATABASE_URL": url_text(url), "LEDGER_JWT_SECRET": JWT_SECRET}
-    server = subprocess.Popen([sys.executable, "-m", "bench.h1_server", str(port)],
-                              env=env | UNSAFE_ENV, stdout=subprocess.DEVNULL)  # fmt: skip
+    started = _start(port, env | UNSAFE_ENV, workers)
+    server = started[0]
     watcher = bootstrap(settings(url), run_projections=False)
     sampler = LagSampler(watcher)
     try:
@@ -175,11 +204,12 @@ def _run(url: DatabaseURL, sizes: Sizes, seconds: float) -> dict[str, Any]:
         time.sleep(1 + warmup)
         began = time.perf_counter()
         pids = backends(url)
-        cpu0 = cpu_seconds(server.pid), {p: cpu_seconds(p) for p in pids}
-        profile(server.pid, seconds)
+        cpu0 = sum(tree_cpu_seconds(p.pid) for p in started), {p: cpu_seconds(p) for p in pids}
+        if workers == 1:
+            profile(server.pid, seconds)
         time.sleep(seconds)
         wall = time.perf_counter() - began
-        cpu_server = cpu_seconds(server.pid) - cpu0[0]
+        cpu_server = sum(tree_cpu_seconds(p.pid) for p in started) - cpu0[0]
         cpu_pg = sum(cpu_seconds(p) - c for p, c in cpu0[1].items())
         for proc, _ in procs:
             proc.wait(timeout=seconds + 120)
@@ -193,21 +223,40 @@ def _run(url: DatabaseURL, sizes: Sizes, seconds: float) -> dict[str, Any]:
                 "outstanding": sum(o["outstanding"] for o in outputs)}  # fmt: skip
     finally:
         sampler.stop.set()
-        server.terminate()
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        for ours in started:
+            ours.terminate()
+        for ours in started:
+            try:
+                ours.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                ours.kill()
+                ours.wait()
         watcher.close()
 
 
 def l1(kind: str, sizes: Sizes) -> list[Row]:
-    """L1: the day's profile, one row per kind and one summary row."""
+    """L1: the day's profile, one row per kind and one summary row, per deployment.
+
+    First as `ledger serve` runs by default (one process: HTTP and projections); then, on a
+    store seeded afresh, as two uvicorn workers without projections beside `ledger project`
+    (each process on its own core's worth of GIL).
+    """
     seconds = float(os.environ.get("BENCH_L1_SECONDS", "60" if sizes.mode == "quick" else "600"))
-    with database(kind, "l1") as url:
-        seeded = _seed(url)
-        run = _run(url, sizes, seconds)
+    rows = []
+    for workers in (1, 2):
+        with database(kind, "l1") as url:
+            seeded = _seed(url)
+            run = _run(url, sizes, seconds, workers)
+        rows += _rows(kind, seconds, workers, seeded, run)
+    return rows
+
+
+def _rows(
+    kind: str, seconds: float, workers: int, seeded: dict[str, Any], run: dict[str, Any]
+) -> list[Row]:
+    """The rows of one deployment's day."""
+    if workers > 1:
+        kind = f"{kind}, {workers} workers + ledger project"
     rows, held = [], True
     for name in RATES:
         t = run["kinds"].get(name, {"offered": 0, "ok": 0, "failed": 0, "latencies": [],

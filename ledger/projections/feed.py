@@ -1,12 +1,16 @@
-"""What a projection reads: the ledger's log, decoding only the events it consumes.
+"""What projections read: the ledger's log, decoding only the events they consume.
 
-Every projection declares `consumes`, the topics of the events it handles. Its feed is the
-`SessionLedger` (same name, same tables) with a mapper that decodes those events and turns
-every other one into a `Skipped` marker (topic and position, state not decoded). The library's
-own topic filter is not used: a projection must see every notification so that its tracking
-position follows the log (read-your-writes waits on it), and a marker makes an event a
-projection does not handle visible in its code instead of silently absent.
-Tests: tests/integration/test_projection_kinds.py, tests/unit/test_deltas_and_cursors.py.
+Every projection declares `consumes`, the topics of the events it handles. A feed is the
+`SessionLedger` (same name, same tables) with a mapper that decodes the events of the topics
+it is given (for the shared reader of `ledger.projections.fanout`, the union of its
+projections' topics) and turns every other one into a `Skipped` marker (topic and position,
+state not decoded); the fan-out hands a projection a `Skipped` marker for a decoded event it
+does not consume. The library's own topic filter is not used: a projection must see every
+notification so that its tracking position follows the log (read-your-writes waits on it),
+and a marker makes an event a projection does not handle visible in its code instead of
+silently absent.
+Tests: tests/integration/test_projection_kinds.py, tests/unit/test_deltas_and_cursors.py,
+tests/integration/test_shared_reader.py.
 """
 
 from __future__ import annotations
