@@ -197,6 +197,12 @@ def outage_problem(exc: Exception) -> tuple[int, str, str, str]:
         log.warning("database disk full: %s: %s", type(exc).__name__, exc)
         # RFC 4918 §11.5: unable to store the representation needed to complete the request
         return 507, "insufficient-storage", "Insufficient storage", f"{DISK_FULL}; retry later"
+    if isinstance(exc, PoolTimeout):  # every connection busy: overloaded, or the database away
+        log.warning("no database connection free in time: %s", exc)
+        detail = (
+            "no database connection was free in time (busy, or the database is away); retry later"
+        )
+        return 503, "unavailable", "Service unavailable", detail
     log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
     return 503, "unavailable", "Service unavailable", f"{UNREACHABLE}; retry later"
 

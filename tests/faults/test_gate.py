@@ -26,11 +26,13 @@ from fastapi.testclient import TestClient
 from psycopg_pool import PoolTimeout
 
 from ledger.api.app import create_app
+from ledger.api.problems import outage_problem
 from ledger.bootstrap import LedgerSystem, bootstrap
 from ledger.config import Settings, load_settings
 from ledger.keys.dev_tokens import mint_token
 from ledger.persistence.async_reads import AsyncReads
 from ledger.persistence.gate import (
+    UNREACHABLE,
     VERDICT_S,
     DatabaseGate,
     DatabaseUnavailable,
@@ -54,6 +56,14 @@ def test_only_failures_of_the_connection_close_the_gate() -> None:
     assert not is_connection_failure(psycopg.errors.LockNotAvailable("lock timeout"))
     assert not is_connection_failure(psycopg.errors.DiskFull("could not extend file"))
     assert not is_connection_failure(ValueError("not a database error"))
+
+
+def test_a_busy_pool_is_not_answered_as_an_unreachable_database() -> None:
+    status, slug, _, detail = outage_problem(PoolTimeout("couldn't get a connection"))
+    assert (status, slug) == (503, "unavailable")
+    assert "no database connection was free in time" in detail and UNREACHABLE not in detail
+    away = outage_problem(psycopg.OperationalError("connection refused"))
+    assert away[0] == 503 and UNREACHABLE in away[3]
 
 
 def test_a_full_disk_is_recognised_through_the_chain_of_causes() -> None:
