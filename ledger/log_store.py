@@ -8,6 +8,7 @@ Tests: tests/replay/test_seals.py, tests/replay/test_cli.py, tests/replay/test_c
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
@@ -28,6 +29,7 @@ class CorruptEventError(ValueError):
         self.position = position
 
 
+_HEX32 = re.compile("[0-9a-f]{32}")
 ExportRow = tuple[int, str, int, str, bytes]  # position, aggregate id text, version, topic, state
 
 
@@ -147,15 +149,15 @@ class LogStore:
             cursor = self.conn.execute(self._select(where, f"ORDER BY {self.nid}"), params)
             ids: dict[Any, str] = {}  # stored id -> its text, checked once
             while rows := cursor.fetchmany(size):
-                yield [
-                    (p, text, v, t, s)
-                    if (text := ids.get(o)) is not None
-                    and type(s) is bytes
-                    and type(t) is str
-                    and type(v) is int
-                    else self._export_row((p, o, v, t, s), ids)
-                    for p, o, v, t, s in rows
-                ]
+                positions, stored, versions, topics, states = zip(*rows, strict=True)
+                if len(ids) > 100_000:
+                    ids.clear()
+                usual = {*map(type, states)} == {bytes} and {*map(type, topics)} == {str}
+                if usual and {*map(type, versions)} == {int} and self._learn_ids(stored, ids):
+                    texts = map(ids.__getitem__, stored)
+                    yield list(zip(positions, texts, versions, topics, states, strict=True))
+                else:  # a value of another type, or an id that is not a UUID: row by row
+                    yield [self._export_row(r, ids) for r in rows]
             return
         statement = self.q(
             f"SELECT {self.nid}, originator_id::text, originator_version, COALESCE(topic, ''),"
@@ -166,10 +168,21 @@ class LogStore:
             while found := cur.fetchmany(size):
                 yield found
 
+    @staticmethod
+    def _learn_ids(stored: Sequence[Any], ids: dict[Any, str]) -> bool:
+        """Add the text of each new stored id to `ids`; False if one is not a UUID's hex."""
+        for new in {*stored}.difference(ids):
+            if type(new) is str and _HEX32.fullmatch(new):  # str(UUID(hex=new)), cheaper
+                ids[new] = f"{new[:8]}-{new[8:12]}-{new[12:16]}-{new[16:20]}-{new[20:]}"
+                continue
+            try:
+                ids[new] = str(UUID(hex=str(new)))
+            except ValueError:
+                return False
+        return True
+
     def _export_row(self, r: Sequence[Any], ids: dict[Any, str]) -> ExportRow:
         row = self._row(r)
-        if len(ids) >= 100_000:
-            ids.clear()
         ids[r[1]] = text = str(row.aggregate_id)
         return row.position, text, row.version, row.topic, row.state
 

@@ -174,7 +174,9 @@ def _odd_value(rng: random.Random, depth: int = 0) -> Any:
 
 
 def _odd_state(rng: random.Random, identity: dict[str, str]) -> bytes:
-    state = {"timestamp": {"_type_": "datetime_iso", "_data_": "2026-03-01T12:00:00+00:00"}}
+    state: dict[str, Any] = {
+        "timestamp": {"_type_": "datetime_iso", "_data_": "2026-03-01T12:00:00+00:00"}
+    }
     state |= {k: v for k, v in identity.items() if rng.random() < 0.8}
     state |= {rng.choice(["at", "started_at", "x", "y"]): _odd_value(rng) for _ in range(4)}
     text = orjson.dumps(state)
@@ -192,7 +194,7 @@ def test_the_bulk_records_equal_the_row_by_row_ones_on_a_random_log(
     """Commands and forged events with odd states: `records` (in small batches, with a small
     identity cache) yields exactly what `record_of` row by row yields, in the same JSON bytes."""
     rng = random.Random(7)
-    ledger, open_sessions = write_only.ledger, []
+    ledger, open_sessions = write_only.ledger, list[tuple[str, str]]()
     for n in range(60):
         clock.advance(seconds=rng.randint(1, 20))
         tenant, user = rng.choice(["acme", "globex"]), f"u{rng.randint(0, 5)}"
