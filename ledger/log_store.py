@@ -3,7 +3,8 @@
 `LogStore` is what the tamper seals hash and the replay tools read: positions, aggregate ids,
 versions, topics and the stored bytes, never decoded through the application. A row that
 cannot be read as the ledger wrote it raises `CorruptEventError` naming its position.
-Tests: tests/replay/test_seals.py, tests/replay/test_cli.py, tests/replay/test_check.py.
+Tests: tests/replay/test_seals.py, tests/replay/test_cli.py, tests/replay/test_check.py,
+tests/replay/test_export.py.
 """
 
 from __future__ import annotations
