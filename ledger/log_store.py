@@ -3,11 +3,13 @@
 `LogStore` is what the tamper seals hash and the replay tools read: positions, aggregate ids,
 versions, topics and the stored bytes, never decoded through the application. A row that
 cannot be read as the ledger wrote it raises `CorruptEventError` naming its position.
-Tests: tests/replay/test_seals.py, tests/replay/test_cli.py, tests/replay/test_check.py.
+Tests: tests/replay/test_seals.py, tests/replay/test_cli.py, tests/replay/test_check.py,
+tests/replay/test_export.py.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
@@ -26,6 +28,10 @@ class CorruptEventError(ValueError):
     def __init__(self, position: int, problem: str) -> None:
         super().__init__(f"the event at log position {position} is corrupt: {problem}")
         self.position = position
+
+
+_HEX32 = re.compile("[0-9a-f]{32}")
+ExportRow = tuple[int, str, int, str, bytes]  # position, aggregate id text, version, topic, state
 
 
 class EventRow(NamedTuple):
@@ -125,6 +131,61 @@ class LogStore:
             cursor.itersize = 2000
             cursor.execute(statement, params)
             yield from map(self._row, cursor)
+
+    def export_batches(
+        self, after: int = 0, upto: int | None = None, size: int = 1000
+    ) -> Iterator[list[ExportRow]]:
+        """`event_rows` in lists of `size`, as plain tuples with the aggregate id as text.
+
+        The same rows, values and errors as `event_rows` (the id as `str(UUID)`), for bulk
+        readers: no UUID objects; on PostgreSQL a binary cursor, the id's text and the NULL
+        topics and states as empty made by the server.
+        """
+        if not self.has_events:
+            return
+        where, params = f"{self.nid} > ?", [after]
+        if upto is not None:
+            where, params = f"{where} AND {self.nid} <= ?", [after, upto]
+        if not self.pg:
+            cursor = self.conn.execute(self._select(where, f"ORDER BY {self.nid}"), params)
+            ids: dict[Any, str] = {}  # stored id -> its text, checked once
+            while rows := cursor.fetchmany(size):
+                positions, stored, versions, topics, states = zip(*rows, strict=True)
+                if len(ids) > 100_000:
+                    ids.clear()
+                usual = {*map(type, states)} == {bytes} and {*map(type, topics)} == {str}
+                if usual and {*map(type, versions)} == {int} and self._learn_ids(stored, ids):
+                    texts = map(ids.__getitem__, stored)
+                    yield list(zip(positions, texts, versions, topics, states, strict=True))
+                else:  # a value of another type, or an id that is not a UUID: row by row
+                    yield [self._export_row(r, ids) for r in rows]
+            return
+        statement = self.q(
+            f"SELECT {self.nid}, originator_id::text, originator_version, COALESCE(topic, ''),"
+            f" COALESCE(state, ''::bytea) FROM {self.events} WHERE {where} ORDER BY {self.nid}"
+        )
+        with self.conn.transaction(), self.conn.cursor(name="ledger_export", binary=True) as cur:
+            cur.execute(statement, params)
+            while found := cur.fetchmany(size):
+                yield found
+
+    @staticmethod
+    def _learn_ids(stored: Sequence[Any], ids: dict[Any, str]) -> bool:
+        """Add the text of each new stored id to `ids`; False if one is not a UUID's hex."""
+        for new in {*stored}.difference(ids):
+            if type(new) is str and _HEX32.fullmatch(new):  # str(UUID(hex=new)), cheaper
+                ids[new] = f"{new[:8]}-{new[8:12]}-{new[12:16]}-{new[16:20]}-{new[20:]}"
+                continue
+            try:
+                ids[new] = str(UUID(hex=str(new)))
+            except ValueError:
+                return False
+        return True
+
+    def _export_row(self, r: Sequence[Any], ids: dict[Any, str]) -> ExportRow:
+        row = self._row(r)
+        ids[r[1]] = text = str(row.aggregate_id)
+        return row.position, text, row.version, row.topic, row.state
 
     def rows_by_aggregate(self, upto: int) -> Iterator[EventRow]:
         """Events with position <= upto, one aggregate after another in version order, streamed.

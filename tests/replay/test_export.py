@@ -5,16 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import orjson
 import pytest
 
 from ledger.bootstrap import LedgerSystem
+from ledger.log_store import CorruptEventError, LogStore
+from ledger.persistence.url import DatabaseURL
+from replay_tools.export import ExportFilter, Identities, record_of, records
 from tests.conftest import FakeClock
-from tests.replay.conftest import Replay
+from tests.replay.conftest import Replay, raw_sql
 
 
 @pytest.fixture
@@ -126,3 +132,116 @@ def test_export_to_a_file_replaces_it_only_when_complete(
     assert result.stdout == ""
     assert len(out.read_text().splitlines()) == 12
     assert not (tmp_path / "events.jsonl.partial").exists()
+
+
+def _slow_records(store: LogStore, head: int, after: int) -> list[dict[str, Any]]:
+    """The records as the export first built them: `record_of` on each EventRow, identity
+    from the aggregate's first event looked up row by row (the reference for the bulk path)."""
+    found = []
+    for row in store.event_rows(after, head):
+        record = record_of(row)
+        first = store.aggregate_rows([row.aggregate_id], version=1)
+        data = record_of(first[0])["data"] if first else {}
+        tenant, user, session = (data.get(k) for k in ("tenant", "user_id", "session_id"))
+        session = session or record["data"].get("session_id")
+        found.append(record | {"tenant": tenant, "user_id": user, "session_id": session})
+    return found
+
+
+def _odd_value(rng: random.Random, depth: int = 0) -> Any:
+    """A random stored value: scalars, containers, well-formed and odd tags."""
+    when = f"2026-03-0{rng.randint(1, 9)}T12:00:0{rng.randint(0, 9)}"
+    choices: list[Any] = [
+        rng.randint(-(2**40), 2**40), rng.random() * 1e6, None, True, "",
+        "naïve +00:00 \u2603 \n\t \x01 \"quoted\" \\ back", "_type_", "\u005f",
+        {"_type_": "datetime_iso", "_data_": when + "+00:00"},
+        {"_type_": "datetime_iso", "_data_": when + ".123456+02:00"},
+        {"_type_": "datetime_iso", "_data_": when},
+        {"_type_": "uuid_hex", "_data_": uuid.UUID(int=rng.getrandbits(128)).hex},
+        {"_type_": "uuid_hex", "_data_": uuid.UUID(int=rng.getrandbits(128)).hex.upper()},
+        {"_type_": "decimal_str", "_data_": "1.50"},
+        {"_data_": when + "+00:00", "_type_": "datetime_iso"},
+        {"_type_": "datetime_iso", "_data_": when + "+00:00", "extra": 1},
+        {"_type_": "datetime_iso"},
+    ]  # fmt: skip
+    if depth < 3:
+        choices += [
+            {"_type_": "tuple_as_list", "_data_": [_odd_value(rng, depth + 1) for _ in range(2)]},
+            [_odd_value(rng, depth + 1) for _ in range(rng.randint(0, 3))],
+            {f"k{i}": _odd_value(rng, depth + 1) for i in range(rng.randint(0, 3))},
+        ]
+    return rng.choice(choices)
+
+
+def _odd_state(rng: random.Random, identity: dict[str, str]) -> bytes:
+    state: dict[str, Any] = {
+        "timestamp": {"_type_": "datetime_iso", "_data_": "2026-03-01T12:00:00+00:00"}
+    }
+    state |= {k: v for k, v in identity.items() if rng.random() < 0.8}
+    state |= {rng.choice(["at", "started_at", "x", "y"]): _odd_value(rng) for _ in range(4)}
+    text = orjson.dumps(state)
+    if rng.random() < 0.2:  # another writer's JSON: spaces, \u escapes
+        text = json.dumps(state).replace('"_type_"', '"\\u005ftype_"').encode()
+    return text
+
+
+def test_the_bulk_records_equal_the_row_by_row_ones_on_a_random_log(
+    write_only: LedgerSystem,
+    clock: FakeClock,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Commands and forged events with odd states: `records` (in small batches, with a small
+    identity cache) yields exactly what `record_of` row by row yields, in the same JSON bytes."""
+    rng = random.Random(7)
+    ledger, open_sessions = write_only.ledger, list[tuple[str, str]]()
+    for n in range(60):
+        clock.advance(seconds=rng.randint(1, 20))
+        tenant, user = rng.choice(["acme", "globex"]), f"u{rng.randint(0, 5)}"
+        if not open_sessions or rng.random() < 0.4:
+            ledger.start_session(tenant=tenant, user_id=user, session_id=f"s{n}")
+            open_sessions.append((tenant, f"s{n}"))
+        elif rng.random() < 0.7:
+            tenant, sid = rng.choice(open_sessions)
+            ledger.record_activity(tenant=tenant, session_id=sid, ip=f"10.0.0.{n}")
+        else:
+            tenant, sid = open_sessions.pop(rng.randrange(len(open_sessions)))
+            ledger.terminate_session(tenant=tenant, session_id=sid, reason="logout", actor="a")
+    url = DatabaseURL.parse(database_url)
+    table = "sessionledger_events" if url.is_postgres else "stored_events"
+    forged = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(8)]
+    with raw_sql(database_url) as execute:
+        for n in range(150):
+            oid, version = rng.choice(forged), n + 1
+            identity = {"tenant": "t", "user_id": f"f{n}", "session_id": f"fs{oid.hex[:4]}"}
+            execute(
+                f"INSERT INTO {table} (originator_id, originator_version, topic, state)"
+                " VALUES (?, ?, ?, ?)",
+                (str(oid) if url.is_postgres else oid.hex, 1 if n < 3 else version,
+                 f"forged:Thing{n % 3}", _odd_state(rng, identity)),
+            )  # fmt: skip
+    monkeypatch.setattr(Identities.__init__, "__defaults__", (8,))  # evictions, look-ups
+    with LogStore.open(url) as store:
+        head = store.head()
+        for after in (0, head // 2):
+            expected = _slow_records(store, head, after)
+            got = list(records(store, ExportFilter(after=after), head=head, chunk=7))
+            assert [orjson.dumps(r) for r in got] == [orjson.dumps(r) for r in expected]
+            assert len(got) == head - after
+
+
+def test_a_state_that_is_not_json_is_named_by_its_position(
+    history: LedgerSystem, database_url: str
+) -> None:
+    url = DatabaseURL.parse(database_url)
+    table = "sessionledger_events" if url.is_postgres else "stored_events"
+    with raw_sql(database_url) as execute:
+        execute(
+            f"INSERT INTO {table} (originator_id, originator_version, topic, state)"
+            " VALUES (?, 1, 'x:Y', ?)",
+            (str(uuid.uuid4()) if url.is_postgres else uuid.uuid4().hex, b"{not json"),
+        )
+    with LogStore.open(url) as store:
+        head = store.head()
+        with pytest.raises(CorruptEventError, match=f"position {head} is corrupt"):
+            list(records(store, ExportFilter(), head=head, chunk=5))
