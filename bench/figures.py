@@ -21,16 +21,22 @@ END = "<!-- end of figures -->"
 HEADLINES: list[tuple[str, str, str]] = [
     ("L1", "postgresql, activity", "L1 a realistic IdP day, PostgreSQL: activity achieved/s"),
     ("L1", "postgresql, whole day", "L1 the same day: view lag p99"),
+    (
+        "L1",
+        "postgresql, 2 workers + ledger project, activity",
+        "L1 the same day, two workers beside `ledger project`: activity achieved/s",
+    ),
     ("W1", "postgresql, 1 client", "W1 start session, 1 client, PostgreSQL"),
     ("W1", "sqlite, 1 client", "W1 start session, 1 client, SQLite"),
     ("W2", "postgresql, 16 clients", "W2 start session, 16 clients, PostgreSQL"),
     ("W2", "postgresql, 16 clients, 2 processes", "W2 the same, 2 processes"),
-    ("P1", "postgresql", "P1 catch-up into the views, PostgreSQL"),
-    ("P1", "sqlite", "P1 catch-up into the views, SQLite"),
+    ("P1", "postgresql", "P1 catch-up of every projection, one reader, PostgreSQL"),
+    ("P1", "sqlite", "P1 catch-up of every projection, one reader, SQLite"),
     ("P2", "postgresql", "P2 view lag at 1,000 commands/s, PostgreSQL"),
     ("H1", "postgresql, 64 connections", "H1 `GET /v1/users/{id}/sessions`, 64 connections"),
     ("H1", "postgresql, 64 connections, 2 workers", "H1 the same, 2 workers"),
     ("R1", "postgresql, full replay", "R1 full replay (`ledger-replay export`), PostgreSQL"),
+    ("R1", "sqlite, full replay", "R1 full replay (`ledger-replay export`), SQLite"),
 ]
 
 

@@ -23,7 +23,7 @@ from ledger.inbound.connections import Connections, load_connections
 from ledger.keys.dev_tokens import read_dev_secret
 from ledger.keys.verifier import TokenVerifier
 from ledger.names import LOG_NAME
-from ledger.persistence.schema import prepare_database
+from ledger.persistence.schema import creation_lock, prepare_database
 from ledger.projections.active_sessions import ActiveSessionsView
 from ledger.projections.batching import SessionView
 from ledger.projections.registry import PROJECTIONS, open_view, specs
@@ -100,16 +100,26 @@ def bootstrap(
 
     The workers are built, not started: `serve` and `project` call `start_workers()`.
     """
-    can_create = prepare_database(settings.events_url, setting="LEDGER_DATABASE_URL")
-    can_create_views = can_create
-    if settings.views_url != settings.events_url:
-        can_create_views = prepare_database(settings.views_url, setting="LEDGER_VIEWS_DATABASE_URL")
-    try:
-        ledger = _build_ledger(settings, clock=clock, create_tables=can_create)
-        # every projection's tables (processes' too) exist before any runner starts
-        opened = {name: open_view(name, settings, create=can_create_views) for name in PROJECTIONS}
-    except PersistenceError as e:
-        raise ConfigError("LEDGER_DATABASE_URL", f"cannot use the database: {e}") from None
+    with (
+        creation_lock(settings.events_url, setting="LEDGER_DATABASE_URL"),
+        creation_lock(settings.views_url, setting="LEDGER_VIEWS_DATABASE_URL")
+        if settings.views_url != settings.events_url
+        else contextlib.nullcontext(),
+    ):
+        can_create = prepare_database(settings.events_url, setting="LEDGER_DATABASE_URL")
+        can_create_views = can_create
+        if settings.views_url != settings.events_url:
+            can_create_views = prepare_database(
+                settings.views_url, setting="LEDGER_VIEWS_DATABASE_URL"
+            )
+        try:
+            ledger = _build_ledger(settings, clock=clock, create_tables=can_create)
+            # every projection's tables (processes' too) exist before any runner starts
+            opened = {
+                name: open_view(name, settings, create=can_create_views) for name in PROJECTIONS
+            }
+        except PersistenceError as e:
+            raise ConfigError("LEDGER_DATABASE_URL", f"cannot use the database: {e}") from None
     system = LedgerSystem(
         settings=settings,
         ledger=ledger,

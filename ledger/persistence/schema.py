@@ -8,7 +8,9 @@ Tests: tests/integration/test_startup_errors.py.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import sqlite3
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 
@@ -42,6 +44,37 @@ def pg_connect(
         raise ConfigError(setting, f"cannot connect to {url.redacted()}: {reason}") from None
     with conn:
         yield conn
+
+
+@contextmanager
+def creation_lock(url: DatabaseURL, *, setting: str = "LEDGER_DATABASE_URL") -> Iterator[None]:
+    """Held while a process checks and creates its tables: processes starting together (the
+    workers of one `ledger serve`) take turns, instead of one failing with PostgreSQL's
+    "tuple concurrently updated" on a DDL statement another runs at the same moment (on
+    SQLite, with the library's "Failed to record tracking for __migration__"). PostgreSQL: an
+    advisory lock; SQLite: a file lock beside the database file."""
+    if url.kind == "sqlite":
+        assert url.path is not None
+        try:
+            url.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(f"{url.path}.schema.lock", "a+b")  # noqa: SIM115
+        except OSError as e:
+            raise ConfigError(setting, f"cannot use {url.path.parent}: {e.strerror}") from None
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    key = zlib.crc32(f"ledger-schema:{url.dbname}:{url.schema}".encode())
+    with pg_connect(url, setting=setting) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 def prepare_database(url: DatabaseURL, *, setting: str = "LEDGER_DATABASE_URL") -> bool:
