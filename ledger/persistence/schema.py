@@ -55,8 +55,8 @@ def creation_lock(url: DatabaseURL, *, setting: str = "LEDGER_DATABASE_URL") -> 
     advisory lock; SQLite: a file lock beside the database file."""
     if url.kind == "sqlite":
         assert url.path is not None
+        _make_folder(url, setting)
         try:
-            url.path.parent.mkdir(parents=True, exist_ok=True)
             handle = open(f"{url.path}.schema.lock", "a+b")  # noqa: SIM115
         except OSError as e:
             raise ConfigError(setting, f"cannot use {url.path.parent}: {e.strerror}") from None
@@ -102,7 +102,7 @@ def _check_version(found: str | None, has_events: bool, columns: set[str], setti
         )
 
 
-def _prepare_sqlite(url: DatabaseURL, setting: str) -> None:
+def _make_folder(url: DatabaseURL, setting: str) -> None:
     assert url.path is not None
     try:
         url.path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +110,11 @@ def _prepare_sqlite(url: DatabaseURL, setting: str) -> None:
         raise ConfigError(
             setting, f"cannot create folder {url.path.parent}: {e.strerror}"
         ) from None
+
+
+def _prepare_sqlite(url: DatabaseURL, setting: str) -> None:
+    assert url.path is not None
+    _make_folder(url, setting)
     try:
         with closing(sqlite3.connect(url.path, timeout=10)) as conn:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}

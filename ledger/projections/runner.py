@@ -140,6 +140,7 @@ class ViewRunner:
         self.env["SESSIONLEDGER_CREATE_TABLE"] = "no"  # bootstrap created the event tables
         self.consumes = frozenset().union(*(spec.consumes for spec in given))
         self.runner: BaseProjectionRunner[Any] | None = None
+        self.fan: FanOut | None = None  # the runner's projection, while it runs
         self.members: dict[str, Member] = {}
         self.restarts = 0
         self.last_error: str | None = None
@@ -190,7 +191,7 @@ class ViewRunner:
         self.members = {}
         for name in sorted(self.specs):
             self.members[name] = self._member(self.specs[name])
-        fan = FanOut(Starts(list(self.members.values())))
+        fan = self.fan = FanOut(Starts(list(self.members.values())))
         runner: BaseProjectionRunner[Any] = BaseProjectionRunner(
             projection=fan,
             application_class=feed_for(self.consumes),
@@ -204,26 +205,27 @@ class ViewRunner:
 
     def _close_runner(self) -> None:
         runner, self.runner = self.runner, None
-        if runner is not None:
+        fan, self.fan = self.fan, None
+        if fan is not None:
             with contextlib.suppress(BaseException):
-                runner._projection.close()  # type: ignore[union-attr]
-            with contextlib.suppress(BaseException):
-                runner.__exit__(None, None, None)
-        else:  # the start failed half-way: close what was made
+                fan.close()
+        else:  # the start failed before the fan-out was made: close what was
             for member in self.members.values():
                 with contextlib.suppress(BaseException):
                     member.projection.close()  # type: ignore[attr-defined]
+        if runner is not None:
+            with contextlib.suppress(BaseException):
+                runner.__exit__(None, None, None)
         factories, self._factories = self._factories, []
         for factory in factories:  # the library leaves the views' pools open
             with contextlib.suppress(BaseException):
                 factory.close()
 
     def _failed(self) -> BaseException | None:
-        runner = self.runner
-        if runner is None:
+        runner, fan = self.runner, self.fan
+        if runner is None or fan is None:
             return None
-        projection: Any = runner._projection
-        error = projection.error or runner._thread_error
+        error = fan.error or runner._thread_error
         if error is None and runner.is_interrupted.is_set():
             error = RuntimeError("subscription stopped")
         return error
